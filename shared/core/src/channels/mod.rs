@@ -1,0 +1,59 @@
+//! One module per channel, each with the same small surface: its routes
+//! (verify, answer a handshake, parse into envelopes, enqueue) and the shape
+//! of its acknowledgement. Adding a channel is adding a module and a line in
+//! `routes` and `acknowledgement`.
+
+pub mod webform;
+pub mod whatsapp;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::ack::AckText;
+use crate::config::Config;
+use crate::domain::{Envelope, ReplyTarget};
+use crate::email::OutgoingEmail;
+use crate::ingest::Ingest;
+use crate::ports::ApiRequest;
+
+/// The webhook routes of the channels this business enabled.
+pub fn routes(config: &Config) -> Router<Arc<Ingest>> {
+    let mut router = Router::new();
+    if config.webform.is_some() {
+        router = router.merge(webform::routes());
+    }
+    if config.whatsapp.is_some() {
+        router = router.merge(whatsapp::routes());
+    }
+    router
+}
+
+/// An acknowledgement, shaped for the channel it goes back on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outbound {
+    Email(OutgoingEmail),
+    Api(ApiRequest),
+}
+
+/// Shapes the acknowledgement for the envelope's channel. None when the
+/// channel is no longer configured (the envelope was queued before a change).
+pub fn acknowledgement(config: &Config, envelope: &Envelope, text: &AckText) -> Option<Outbound> {
+    match &envelope.reply_to {
+        ReplyTarget::Webform { email, .. } => Some(Outbound::Email(webform::acknowledgement(
+            config, envelope, email, text,
+        ))),
+        ReplyTarget::Whatsapp {
+            phone_number_id,
+            recipient,
+            in_reply_to,
+        } => config.whatsapp.as_ref().map(|_| {
+            Outbound::Api(whatsapp::acknowledgement(
+                phone_number_id,
+                recipient,
+                in_reply_to,
+                text,
+            ))
+        }),
+    }
+}

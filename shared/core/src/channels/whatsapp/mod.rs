@@ -1,0 +1,116 @@
+//! WhatsApp Cloud API: `GET /webhooks/whatsapp` answers Meta's subscription
+//! handshake, `POST` carries messages and statuses signed with the app secret.
+//! Acknowledgements are Graph API `POST /{phone_number_id}/messages` requests.
+
+pub mod payload;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::ack::AckText;
+use crate::domain::{Channel, Quarantined, WhatsappRecipient};
+use crate::ingest::{read_body, Ingest};
+use crate::ports::{ApiRequest, Job};
+use crate::signature::{MetaSignature, META_SIGNATURE_HEADER};
+
+pub const PATH: &str = "/webhooks/whatsapp";
+
+pub fn routes() -> Router<Arc<Ingest>> {
+    Router::new().route(PATH, get(handshake).post(receive))
+}
+
+/// Meta checks the endpoint by sending the verify token and a challenge to echo.
+async fn handshake(State(ingest): State<Arc<Ingest>>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let Some(settings) = &ingest.config.whatsapp else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mode = query.get("hub.mode").map(String::as_str);
+    let token = query.get("hub.verify_token").map(String::as_bytes).unwrap_or_default();
+    let expected = settings.verify_token.expose().as_bytes();
+    match (mode, query.get("hub.challenge")) {
+        (Some("subscribe"), Some(challenge)) if bool::from(token.ct_eq(expected)) => {
+            tracing::info!(channel = "whatsapp", "subscription handshake accepted");
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
+        _ => {
+            tracing::warn!(channel = "whatsapp", "subscription handshake refused");
+            (StatusCode::FORBIDDEN, "Forbidden").into_response()
+        }
+    }
+}
+
+async fn receive(State(ingest): State<Arc<Ingest>>, request: Request) -> Response {
+    let Some(settings) = &ingest.config.whatsapp else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (parts, body) = match read_body(request).await {
+        Ok(read) => read,
+        Err(too_large) => return too_large,
+    };
+    let header = parts
+        .headers
+        .get(META_SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = MetaSignature::new(settings.app_secret.expose()).verify(header, &body) {
+        tracing::warn!(channel = "whatsapp", error = %e, "refused an unsigned or forged webhook");
+        return (StatusCode::UNAUTHORIZED, "invalid signature\n").into_response();
+    }
+
+    let now = ingest.clock.now();
+    let mut jobs = Vec::new();
+    match payload::parse(&body, now) {
+        Ok(parsed) => {
+            if !parsed.unreadable.is_empty() {
+                let reason = parsed.unreadable.join("; ");
+                jobs.push(Job::Quarantine(Quarantined::new(Channel::Whatsapp, now, reason, &body)));
+            }
+            jobs.extend(parsed.envelopes.into_iter().map(Job::Message));
+        }
+        Err(e) => {
+            jobs.push(Job::Quarantine(Quarantined::new(Channel::Whatsapp, now, e.to_string(), &body)));
+        }
+    }
+    let (messages, quarantined) = jobs.iter().fold((0, 0), |(m, q), j| match j {
+        Job::Message(_) => (m + 1, q),
+        Job::Quarantine(_) => (m, q + 1),
+    });
+    if let Err(unavailable) = ingest.enqueue(&jobs).await {
+        return unavailable;
+    }
+    tracing::info!(channel = "whatsapp", messages, quarantined, "webhook accepted");
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// The Graph API request that acknowledges a message, quoting it. Senders
+/// without a phone number are addressed by their BSUID.
+pub fn acknowledgement(
+    phone_number_id: &str,
+    recipient: &WhatsappRecipient,
+    in_reply_to: &str,
+    text: &AckText,
+) -> ApiRequest {
+    let mut body = json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "type": "text",
+        "text": { "preview_url": false, "body": text.body },
+        "context": { "message_id": in_reply_to },
+    });
+    match recipient {
+        WhatsappRecipient::Phone(phone) => body["to"] = json!(phone.digits()),
+        WhatsappRecipient::User(user) => body["recipient"] = json!(user.as_str()),
+    }
+    ApiRequest {
+        channel: Channel::Whatsapp,
+        path: format!("/{phone_number_id}/messages"),
+        body,
+    }
+}

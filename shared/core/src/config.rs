@@ -1,0 +1,580 @@
+//! The business's configuration: one TOML file, checked whole at start.
+//!
+//! Parsing goes in two steps: serde reads the file's shape (unknown keys are
+//! errors, so a typo never silently disables a channel), then `validate`
+//! turns strings into domain values. Every error names its key.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::domain::{Channel, EmailAddress};
+use crate::hours::{self, OpeningHours};
+use crate::wording::Language;
+
+/// The demo business `accueil serve` runs when given no configuration.
+pub const DEMO: &str = include_str!("demo.toml");
+
+#[derive(Debug, Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    /// The dotted path of the offending key, like `hours.monday[1]`.
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl fmt::Display) -> Self {
+        ConfigError {
+            key: key.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// A secret as written in the file: a literal (local use only), `env:NAME`
+/// or `ssm:/path`. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Literal(String),
+    Env(String),
+    Ssm(String),
+}
+
+impl Secret {
+    fn parse(key: &str, raw: &str) -> Result<Secret, ConfigError> {
+        let secret = if let Some(name) = raw.strip_prefix("env:") {
+            Secret::Env(name.to_string())
+        } else if let Some(path) = raw.strip_prefix("ssm:") {
+            if !path.starts_with('/') {
+                return Err(ConfigError::new(key, "an ssm: parameter path starts with /"));
+            }
+            Secret::Ssm(path.to_string())
+        } else {
+            Secret::Literal(raw.to_string())
+        };
+        if raw.is_empty() || matches!(&secret, Secret::Env(n) | Secret::Ssm(n) if n.is_empty()) {
+            return Err(ConfigError::new(key, "is empty"));
+        }
+        Ok(secret)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Literal(_) => f.write_str("Secret(<literal>)"),
+            Secret::Env(name) => write!(f, "Secret(env:{name})"),
+            Secret::Ssm(path) => write!(f, "Secret(ssm:{path})"),
+        }
+    }
+}
+
+/// A secret's value, once resolved. `Debug` is redacted so that a stray
+/// `{:?}` in a log line cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretValue(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Reads `env:` and `ssm:` secrets. Locally only literals and `env:` are
+/// available; the AWS functions bring a resolver that reads SSM.
+pub trait SecretSource {
+    fn ssm(&self, path: &str) -> Result<String, String>;
+}
+
+/// The local source: no SSM.
+pub struct LocalSecrets;
+
+impl SecretSource for LocalSecrets {
+    fn ssm(&self, path: &str) -> Result<String, String> {
+        Err(format!(
+            "ssm:{path} can only be read on AWS; use a literal or env:NAME locally"
+        ))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub business: Business,
+    pub hours: OpeningHours,
+    pub reply_within: Duration,
+    pub ack: AckLimits,
+    pub digest_time: NaiveTime,
+    pub webform: Option<WebformSettings>,
+    pub whatsapp: Option<WhatsappSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Business {
+    pub name: String,
+    pub timezone: Tz,
+    pub language: Language,
+    pub owner_email: EmailAddress,
+    pub sender_email: EmailAddress,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AckLimits {
+    pub quiet_period: Duration,
+    pub max_per_contact_per_day: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebformSettings {
+    /// Submissions allowed per client IP per minute.
+    pub rate_limit_per_minute: u32,
+    /// The hidden field a person leaves empty and a robot fills in.
+    pub honeypot_field: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WhatsappSettings {
+    pub phone_number_id: String,
+    pub verify_token: SecretValue,
+    pub app_secret: SecretValue,
+    pub access_token: SecretValue,
+    /// Where the Graph API lives. Unset locally: acknowledgements land in the
+    /// outbox instead of being sent.
+    pub api_base_url: Option<String>,
+}
+
+pub const GRAPH_API: &str = "https://graph.facebook.com/v21.0";
+
+impl Config {
+    pub fn parse(text: &str, secrets: &dyn SecretSource) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let inner = e.into_inner();
+                // toml's message carries the line and column; keep only the first line of it.
+                let message = inner.message().lines().next().unwrap_or("invalid").to_string();
+                ConfigError::new(if key == "." { "(file)".into() } else { key }, message)
+            })?;
+        raw.validate(secrets)
+    }
+
+    pub fn demo() -> Config {
+        Config::parse(DEMO, &LocalSecrets).expect("the embedded demo configuration is valid")
+    }
+
+    pub fn enabled_channels(&self) -> Vec<Channel> {
+        let mut channels = Vec::new();
+        if self.webform.is_some() {
+            channels.push(Channel::Webform);
+        }
+        if self.whatsapp.is_some() {
+            channels.push(Channel::Whatsapp);
+        }
+        channels
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    business: RawBusiness,
+    #[serde(default)]
+    hours: RawHours,
+    #[serde(default)]
+    ack: RawAck,
+    #[serde(default)]
+    digest: RawDigest,
+    #[serde(default)]
+    channels: RawChannels,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBusiness {
+    name: String,
+    timezone: String,
+    #[serde(default = "default_language")]
+    language: String,
+    owner_email: String,
+    sender_email: String,
+}
+
+fn default_language() -> String {
+    "en".into()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHours {
+    #[serde(default)]
+    monday: Vec<String>,
+    #[serde(default)]
+    tuesday: Vec<String>,
+    #[serde(default)]
+    wednesday: Vec<String>,
+    #[serde(default)]
+    thursday: Vec<String>,
+    #[serde(default)]
+    friday: Vec<String>,
+    #[serde(default)]
+    saturday: Vec<String>,
+    #[serde(default)]
+    sunday: Vec<String>,
+    #[serde(default)]
+    closed: Vec<String>,
+    #[serde(default = "default_reply_within")]
+    reply_within: String,
+}
+
+fn default_reply_within() -> String {
+    "4h".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAck {
+    #[serde(default = "default_quiet_period")]
+    quiet_period: String,
+    #[serde(default = "default_max_per_day")]
+    max_per_contact_per_day: u32,
+}
+
+impl Default for RawAck {
+    fn default() -> Self {
+        RawAck {
+            quiet_period: default_quiet_period(),
+            max_per_contact_per_day: default_max_per_day(),
+        }
+    }
+}
+
+fn default_quiet_period() -> String {
+    "12h".into()
+}
+
+fn default_max_per_day() -> u32 {
+    3
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDigest {
+    #[serde(default = "default_digest_time")]
+    time: String,
+}
+
+impl Default for RawDigest {
+    fn default() -> Self {
+        RawDigest {
+            time: default_digest_time(),
+        }
+    }
+}
+
+fn default_digest_time() -> String {
+    "18:30".into()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawChannels {
+    webform: Option<RawWebform>,
+    whatsapp: Option<RawWhatsapp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebform {
+    #[serde(default = "default_rate_limit")]
+    rate_limit_per_minute: u32,
+    #[serde(default = "default_honeypot")]
+    honeypot_field: String,
+}
+
+fn default_rate_limit() -> u32 {
+    5
+}
+
+fn default_honeypot() -> String {
+    "website".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWhatsapp {
+    phone_number_id: String,
+    verify_token: String,
+    app_secret: String,
+    access_token: String,
+    api_base_url: Option<String>,
+}
+
+const DAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+impl RawConfig {
+    fn validate(self, secrets: &dyn SecretSource) -> Result<Config, ConfigError> {
+        let b = self.business;
+        if b.name.trim().is_empty() {
+            return Err(ConfigError::new("business.name", "is empty"));
+        }
+        let timezone: Tz = b.timezone.parse().map_err(|_| {
+            ConfigError::new(
+                "business.timezone",
+                format!("{:?} is not an IANA time zone like Europe/Paris", b.timezone),
+            )
+        })?;
+        let language = Language::parse(&b.language).ok_or_else(|| {
+            ConfigError::new(
+                "business.language",
+                format!("{:?} is not supported (fr or en)", b.language),
+            )
+        })?;
+        let email = |key: &str, value: &str| {
+            EmailAddress::parse(value)
+                .map_err(|e| ConfigError::new(key, format!("{value:?} is {e}")))
+        };
+        let business = Business {
+            name: b.name.trim().to_string(),
+            timezone,
+            language,
+            owner_email: email("business.owner_email", &b.owner_email)?,
+            sender_email: email("business.sender_email", &b.sender_email)?,
+        };
+
+        let h = self.hours;
+        let days = [
+            h.monday, h.tuesday, h.wednesday, h.thursday, h.friday, h.saturday, h.sunday,
+        ];
+        let mut week: [Vec<hours::OpeningRange>; 7] = Default::default();
+        for (i, ranges) in days.iter().enumerate() {
+            for (j, range) in ranges.iter().enumerate() {
+                let parsed = hours::parse_range(range)
+                    .map_err(|e| ConfigError::new(format!("hours.{}[{j}]", DAYS[i]), e))?;
+                week[i].push(parsed);
+            }
+        }
+        let mut closed = BTreeSet::new();
+        for (j, day) in h.closed.iter().enumerate() {
+            let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+                ConfigError::new(
+                    format!("hours.closed[{j}]"),
+                    format!("{day:?} is not a date like 2026-12-25"),
+                )
+            })?;
+            closed.insert(date);
+        }
+        let hours = OpeningHours::new(timezone, week, closed)
+            .map_err(|e| ConfigError::new("hours", e))?;
+        let reply_within = hours::parse_duration(&h.reply_within)
+            .map_err(|e| ConfigError::new("hours.reply_within", e))?;
+
+        let quiet_period = hours::parse_duration(&self.ack.quiet_period)
+            .map_err(|e| ConfigError::new("ack.quiet_period", e))?;
+        if self.ack.max_per_contact_per_day == 0 {
+            return Err(ConfigError::new(
+                "ack.max_per_contact_per_day",
+                "must be at least 1 (a customer always deserves one acknowledgement)",
+            ));
+        }
+        let digest_time = hours::parse_clock(&self.digest.time)
+            .map_err(|e| ConfigError::new("digest.time", e))?;
+
+        let webform = self
+            .channels
+            .webform
+            .map(|w| {
+                if w.rate_limit_per_minute == 0 {
+                    return Err(ConfigError::new(
+                        "channels.webform.rate_limit_per_minute",
+                        "must be at least 1",
+                    ));
+                }
+                if w.honeypot_field.trim().is_empty() {
+                    return Err(ConfigError::new("channels.webform.honeypot_field", "is empty"));
+                }
+                Ok(WebformSettings {
+                    rate_limit_per_minute: w.rate_limit_per_minute,
+                    honeypot_field: w.honeypot_field,
+                })
+            })
+            .transpose()?;
+
+        let whatsapp = self
+            .channels
+            .whatsapp
+            .map(|w| {
+                let secret = |name: &str, raw: &str| {
+                    resolve(&format!("channels.whatsapp.{name}"), raw, secrets)
+                };
+                if w.phone_number_id.is_empty() || !w.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(ConfigError::new(
+                        "channels.whatsapp.phone_number_id",
+                        "is the numeric id Meta shows beside your number",
+                    ));
+                }
+                let api_base_url = match w.api_base_url {
+                    Some(url) => Some(check_base_url("channels.whatsapp.api_base_url", url)?),
+                    None => None,
+                };
+                Ok(WhatsappSettings {
+                    phone_number_id: w.phone_number_id,
+                    verify_token: secret("verify_token", &w.verify_token)?,
+                    app_secret: secret("app_secret", &w.app_secret)?,
+                    access_token: secret("access_token", &w.access_token)?,
+                    api_base_url,
+                })
+            })
+            .transpose()?;
+
+        if webform.is_none() && whatsapp.is_none() {
+            return Err(ConfigError::new("channels", "no channel is enabled"));
+        }
+
+        Ok(Config {
+            business,
+            hours,
+            reply_within,
+            ack: AckLimits {
+                quiet_period,
+                max_per_contact_per_day: self.ack.max_per_contact_per_day,
+            },
+            digest_time,
+            webform,
+            whatsapp,
+        })
+    }
+}
+
+fn check_base_url(key: &str, url: String) -> Result<String, ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url.trim_end_matches('/').to_string())
+    } else {
+        Err(ConfigError::new(key, format!("{url:?} is not an http(s) URL")))
+    }
+}
+
+fn resolve(key: &str, raw: &str, secrets: &dyn SecretSource) -> Result<SecretValue, ConfigError> {
+    let value = match Secret::parse(key, raw)? {
+        Secret::Literal(v) => v,
+        Secret::Env(name) => std::env::var(&name).map_err(|_| {
+            ConfigError::new(key, format!("environment variable {name} is not set"))
+        })?,
+        Secret::Ssm(path) => secrets.ssm(&path).map_err(|e| ConfigError::new(key, e))?,
+    };
+    if value.is_empty() {
+        return Err(ConfigError::new(key, "resolves to an empty value"));
+    }
+    Ok(SecretValue(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> ConfigError {
+        Config::parse(text, &LocalSecrets).expect_err("config should be refused")
+    }
+
+    const MINIMAL: &str = r#"
+[business]
+name = "Plomberie Roux"
+timezone = "Europe/Paris"
+language = "fr"
+owner_email = "owner@example.com"
+sender_email = "contact@example.com"
+[hours]
+monday = ["09:00-12:30", "14:00-18:00"]
+[channels.webform]
+"#;
+
+    #[test]
+    fn the_demo_is_valid_and_enables_both_channels() {
+        let demo = Config::demo();
+        assert_eq!(demo.enabled_channels(), vec![Channel::Webform, Channel::Whatsapp]);
+    }
+
+    #[test]
+    fn a_minimal_file_gets_the_documented_defaults() {
+        let c = Config::parse(MINIMAL, &LocalSecrets).unwrap();
+        assert_eq!(c.reply_within, Duration::from_secs(4 * 3600));
+        assert_eq!(c.ack.quiet_period, Duration::from_secs(12 * 3600));
+        assert_eq!(c.ack.max_per_contact_per_day, 3);
+        assert_eq!(c.digest_time, NaiveTime::from_hms_opt(18, 30, 0).unwrap());
+        assert_eq!(c.business.language, Language::Fr);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = error_of(&MINIMAL.replace("Europe/Paris", "Europe/Lune"));
+        assert_eq!(e.key, "business.timezone");
+        let e = error_of(&MINIMAL.replace("14:00-18:00", "14:00-13:00"));
+        assert_eq!(e.key, "hours.monday[1]");
+        let e = error_of(&MINIMAL.replace("owner@example.com", "owner"));
+        assert_eq!(e.key, "business.owner_email");
+        let e = error_of(&MINIMAL.replace("language = \"fr\"", "language = \"de\""));
+        assert_eq!(e.key, "business.language");
+        let e = error_of(&format!("{MINIMAL}\n[digest]\ntime = \"25:00\"\n"));
+        assert_eq!(e.key, "digest.time");
+        let e = error_of(&format!("{MINIMAL}\n[ack]\nquiet_period = \"soon\"\n"));
+        assert_eq!(e.key, "ack.quiet_period");
+    }
+
+    #[test]
+    fn unknown_and_missing_keys_are_named() {
+        let e = error_of(&MINIMAL.replace("[hours]", "[hours]\nmonady = []"));
+        assert_eq!(e.key, "hours.monady");
+        let e = error_of(&MINIMAL.replace("name = \"Plomberie Roux\"\n", ""));
+        assert_eq!(e.key, "business");
+        assert!(e.message.contains("name"), "{}", e.message);
+        let e = error_of(&MINIMAL.replace("[channels.webform]", "[channels.whatsapp]\nphone_number_id = \"1\""));
+        assert_eq!(e.key, "channels.whatsapp");
+        assert!(e.message.contains("verify_token"), "{}", e.message);
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_never_print() {
+        let text = format!(
+            "{MINIMAL}\n[channels.whatsapp]\nphone_number_id = \"123\"\nverify_token = \"v\"\napp_secret = \"env:ACCUEIL_TEST_UNSET_SECRET\"\naccess_token = \"t\"\n"
+        );
+        let e = error_of(&text);
+        assert_eq!(e.key, "channels.whatsapp.app_secret");
+        assert!(e.message.contains("ACCUEIL_TEST_UNSET_SECRET"));
+
+        let c = Config::parse(&text.replace("env:ACCUEIL_TEST_UNSET_SECRET", "s3cr3t-value"), &LocalSecrets).unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("s3cr3t-value"), "{printed}");
+
+        let e = error_of(&text.replace("env:ACCUEIL_TEST_UNSET_SECRET", "ssm:/accueil/app_secret"));
+        assert_eq!(e.key, "channels.whatsapp.app_secret");
+        assert!(e.message.contains("AWS"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_business_with_no_channel_is_refused() {
+        let e = error_of(&MINIMAL.replace("[channels.webform]", ""));
+        assert_eq!(e.key, "channels");
+    }
+}

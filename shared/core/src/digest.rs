@@ -1,0 +1,227 @@
+//! The owner's daily digest: every open thread, longest-waiting first, in
+//! one email with an HTML and a plain-text part.
+
+use chrono::{DateTime, Utc};
+use minijinja::{context, Environment};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::domain::{Address, Channel, Thread};
+use crate::email::{self, Draft, OutgoingEmail};
+use crate::ports::{Mailer, SendError, Store, StoreError};
+use crate::wording::{spell_wait, Language};
+
+/// One open thread as the owner reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DigestThread {
+    pub id: String,
+    pub channel: String,
+    pub contact: String,
+    pub address: String,
+    pub waited: String,
+    pub waited_seconds: i64,
+    pub excerpt: String,
+    /// Messages received since the previous digest.
+    pub new_messages: usize,
+    pub reply_link: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Digest {
+    pub language: Language,
+    pub business: String,
+    pub generated_at: DateTime<Utc>,
+    pub threads: Vec<DigestThread>,
+    /// Authentic payloads that could not be read since the previous digest.
+    pub quarantined: u64,
+}
+
+#[derive(Serialize)]
+struct Labels {
+    waiting: &'static str,
+    channel: &'static str,
+    contact: &'static str,
+    last_message: &'static str,
+    new: &'static str,
+    answer: &'static str,
+    close_hint: &'static str,
+}
+
+const FR: Labels = Labels {
+    waiting: "Attend depuis",
+    channel: "Canal",
+    contact: "Contact",
+    last_message: "Dernier message",
+    new: "Nouveaux",
+    answer: "Répondre",
+    close_hint: "Une fois répondu : accueil close <référence>.",
+};
+
+const EN: Labels = Labels {
+    waiting: "Waiting",
+    channel: "Channel",
+    contact: "Contact",
+    last_message: "Last message",
+    new: "New",
+    answer: "Answer",
+    close_hint: "Once answered: accueil close <reference>.",
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+impl Digest {
+    /// Reads the open threads; `new_messages` counts since the previous digest.
+    pub async fn build(config: &Config, store: &dyn Store, now: DateTime<Utc>) -> Result<Digest, StoreError> {
+        let since = store.last_digest_at().await?;
+        let mut threads = Vec::new();
+        for thread in store.open_threads_by_wait().await? {
+            let new_messages = match since {
+                None => thread.message_count as usize,
+                Some(since) => store
+                    .thread(&thread.id)
+                    .await?
+                    .map(|t| t.messages.iter().filter(|m| m.received_at > since).count())
+                    .unwrap_or(0),
+            };
+            threads.push(line(config.business.language, &thread, new_messages, now));
+        }
+        Ok(Digest {
+            language: config.business.language,
+            business: config.business.name.clone(),
+            generated_at: now,
+            threads,
+            quarantined: store.quarantined_since(since).await?,
+        })
+    }
+
+    fn render(&self, template: &str) -> String {
+        let mut env = Environment::new();
+        // Auto-escaping follows the template's name: customer text in the
+        // .html one is escaped, the .txt one is left as written.
+        env.add_template("digest.html", include_str!("../templates/digest.html"))
+            .expect("the digest HTML template parses");
+        env.add_template("digest.txt", include_str!("../templates/digest.txt"))
+            .expect("the digest text template parses");
+        let (labels, title, summary, quarantined_line) = match self.language {
+            Language::Fr => (
+                &FR,
+                format!("{} : messages en attente", self.business),
+                match self.threads.len() {
+                    0 => "Aucune conversation n'attend de réponse.".to_string(),
+                    1 => "1 conversation attend votre réponse.".to_string(),
+                    n => format!("{n} conversations attendent votre réponse, la plus ancienne d'abord."),
+                },
+                format!(
+                    "{} message(s) authentique(s) illisible(s) mis de côté (accueil quarantine).",
+                    self.quarantined
+                ),
+            ),
+            Language::En => (
+                &EN,
+                format!("{}: messages waiting", self.business),
+                match self.threads.len() {
+                    0 => "No conversation is waiting for an answer.".to_string(),
+                    1 => "1 conversation is waiting for your answer.".to_string(),
+                    n => format!("{n} conversations are waiting for your answer, oldest first."),
+                },
+                format!(
+                    "{} authentic message(s) could not be read and were kept aside (accueil quarantine).",
+                    self.quarantined
+                ),
+            ),
+        };
+        env.get_template(template)
+            .and_then(|t| {
+                t.render(context! {
+                    lang => self.language.code(),
+                    l => labels,
+                    title,
+                    summary,
+                    quarantined => self.quarantined,
+                    quarantined_line,
+                    threads => self.threads,
+                })
+            })
+            .expect("the digest templates render from plain data")
+    }
+
+    pub fn html(&self) -> String {
+        self.render("digest.html")
+    }
+
+    pub fn text(&self) -> String {
+        self.render("digest.txt")
+    }
+
+    pub fn email(&self, config: &Config) -> OutgoingEmail {
+        let subject = match self.language {
+            Language::Fr => format!("{} : {} conversation(s) en attente", self.business, self.threads.len()),
+            Language::En => format!("{}: {} conversation(s) waiting", self.business, self.threads.len()),
+        };
+        email::compose(&Draft {
+            from_name: "Accueil",
+            from: &config.business.sender_email,
+            to_name: None,
+            to: &config.business.owner_email,
+            subject: &subject,
+            text: &self.text(),
+            html: &self.html(),
+            date: self.generated_at,
+            auto_reply: false,
+            in_reply_to: None,
+            references: &[],
+        })
+    }
+}
+
+/// Builds the digest, sends it to the owner and remembers when, so that the
+/// next one counts what is new since.
+pub async fn send(config: &Config, store: &dyn Store, mailer: &dyn Mailer, now: DateTime<Utc>) -> Result<String, DigestError> {
+    let digest = Digest::build(config, store, now).await?;
+    let receipt = mailer.send(&digest.email(config)).await?;
+    store.record_digest(now).await?;
+    tracing::info!(threads = digest.threads.len(), quarantined = digest.quarantined, "digest sent");
+    Ok(receipt)
+}
+
+fn line(lang: Language, thread: &Thread, new_messages: usize, now: DateTime<Utc>) -> DigestThread {
+    let waited = now.signed_duration_since(thread.opened_at);
+    let address = thread
+        .contact
+        .addresses
+        .iter()
+        .find(|a| a.channel == thread.channel)
+        .map(|a| &a.address);
+    DigestThread {
+        id: thread.id.to_string(),
+        channel: thread.channel.label().to_string(),
+        contact: thread.contact.display(),
+        address: address.map(|a| a.display().to_string()).unwrap_or_default(),
+        waited: spell_wait(lang, waited),
+        waited_seconds: waited.num_seconds(),
+        excerpt: thread.last_excerpt.clone(),
+        new_messages,
+        reply_link: reply_link(thread),
+    }
+}
+
+/// Where the owner answers: their mail client, or WhatsApp's chat link
+/// (a sender known only by BSUID is answered from the WhatsApp Business app).
+fn reply_link(thread: &Thread) -> Option<String> {
+    thread
+        .contact
+        .addresses
+        .iter()
+        .filter(|a| a.channel == thread.channel)
+        .find_map(|a| match (&a.address, thread.channel) {
+            (Address::Email(e), Channel::Webform) => Some(format!("mailto:{e}?subject={}", thread.id)),
+            (Address::Phone(p), Channel::Whatsapp) => Some(format!("https://wa.me/{}", p.digits())),
+            _ => None,
+        })
+}

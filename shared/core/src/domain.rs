@@ -1,0 +1,649 @@
+//! The business vocabulary: contacts, their addresses, threads, messages and
+//! the envelope every channel turns its payload into.
+//!
+//! Types here can only hold valid values ("parse, don't validate"): an
+//! `EmailAddress` is an address, a `PhoneNumber` is E.164, an `Envelope` has a
+//! sender, a provider id and a reply target.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The channels Accueil speaks. Each has one module under `channels/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Webform,
+    Whatsapp,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Webform, Channel::Whatsapp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webform => "webform",
+            Channel::Whatsapp => "whatsapp",
+        }
+    }
+
+    /// How the owner reads the channel's name in the digest.
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Webform => "Web form",
+            Channel::Whatsapp => "WhatsApp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum InvalidValue {
+    #[error("not an email address")]
+    Email,
+    #[error("not a phone number in international form (+ and 8 to 15 digits)")]
+    Phone,
+    #[error("not a WhatsApp business-scoped user id (like US.123456)")]
+    BusinessScopedUserId,
+    #[error("not a thread reference")]
+    ThreadId,
+    #[error("empty")]
+    Empty,
+    #[error("contains a line break")]
+    LineBreak,
+}
+
+/// A syntactically valid email address, kept as given (case preserved) but
+/// compared lower-cased so that `Anne@X.fr` and `anne@x.fr` are one contact.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        let s = s.trim();
+        if s.contains(['\r', '\n']) || !email_address::EmailAddress::is_valid(s) {
+            return Err(InvalidValue::Email);
+        }
+        // email_address accepts display forms like "Name <a@b>"; we want the bare address.
+        if s.contains(['<', '>', ' ']) {
+            return Err(InvalidValue::Email);
+        }
+        Ok(EmailAddress(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form used to match contacts.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl TryFrom<String> for EmailAddress {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        EmailAddress::parse(&s)
+    }
+}
+
+impl From<EmailAddress> for String {
+    fn from(e: EmailAddress) -> String {
+        e.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A phone number in E.164 form: `+` then 8 to 15 digits, no spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Accepts what people type (`+33 6 12 34 56 78`, `+33-6…`) and what
+    /// providers send without the plus (WhatsApp's `wa_id` is digits only).
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        let s = s.trim();
+        let digits_part = s.strip_prefix('+').unwrap_or(s);
+        let mut digits = String::with_capacity(16);
+        for c in digits_part.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' | '.' | '(' | ')' => {}
+                _ => return Err(InvalidValue::Phone),
+            }
+        }
+        if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+            return Err(InvalidValue::Phone);
+        }
+        Ok(PhoneNumber(format!("+{digits}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The digits without the plus, as WhatsApp wants them in `to`.
+    pub fn digits(&self) -> &str {
+        &self.0[1..]
+    }
+}
+
+impl TryFrom<String> for PhoneNumber {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        PhoneNumber::parse(&s)
+    }
+}
+
+impl From<PhoneNumber> for String {
+    fn from(p: PhoneNumber) -> String {
+        p.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A WhatsApp business-scoped user id (BSUID): `CC.<digits>` or
+/// `CC.ENT.<digits>`. Users with a username may have no phone number at all.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BusinessScopedUserId(String);
+
+impl BusinessScopedUserId {
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        let mut parts = s.split('.');
+        let country = parts.next().unwrap_or_default();
+        let rest: Vec<&str> = parts.collect();
+        let digits = match rest.as_slice() {
+            [d] => d,
+            ["ENT", d] => d,
+            _ => return Err(InvalidValue::BusinessScopedUserId),
+        };
+        let country_ok = country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase());
+        let digits_ok = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+        if country_ok && digits_ok {
+            Ok(BusinessScopedUserId(s.to_string()))
+        } else {
+            Err(InvalidValue::BusinessScopedUserId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BusinessScopedUserId {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        BusinessScopedUserId::parse(&s)
+    }
+}
+
+impl From<BusinessScopedUserId> for String {
+    fn from(p: BusinessScopedUserId) -> String {
+        p.0
+    }
+}
+
+/// One way of reaching a contact on one channel. A contact may have several
+/// (a WhatsApp user has a phone and a BSUID; a form sender an email and a phone).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Address {
+    Email(EmailAddress),
+    Phone(PhoneNumber),
+    WhatsappUser(BusinessScopedUserId),
+}
+
+impl Address {
+    /// A stable textual key, unique across kinds.
+    pub fn key(&self) -> String {
+        match self {
+            Address::Email(e) => format!("email:{}", e.key()),
+            Address::Phone(p) => format!("phone:{}", p.as_str()),
+            Address::WhatsappUser(u) => format!("bsuid:{}", u.as_str()),
+        }
+    }
+
+    pub fn parse_key(key: &str) -> Option<Address> {
+        let (kind, value) = key.split_once(':')?;
+        match kind {
+            "email" => EmailAddress::parse(value).ok().map(Address::Email),
+            "phone" => PhoneNumber::parse(value).ok().map(Address::Phone),
+            "bsuid" => BusinessScopedUserId::parse(value).ok().map(Address::WhatsappUser),
+            _ => None,
+        }
+    }
+
+    /// What the owner reads: the address itself.
+    pub fn display(&self) -> &str {
+        match self {
+            Address::Email(e) => e.as_str(),
+            Address::Phone(p) => p.as_str(),
+            Address::WhatsappUser(u) => u.as_str(),
+        }
+    }
+}
+
+/// An address on a given channel: the key contacts are matched by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChannelAddress {
+    pub channel: Channel,
+    pub address: Address,
+}
+
+impl ChannelAddress {
+    pub fn new(channel: Channel, address: Address) -> Self {
+        ChannelAddress { channel, address }
+    }
+
+    /// `whatsapp:phone:+33612345678`: the key stores index contacts by.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.channel, self.address.key())
+    }
+
+    pub fn parse_key(key: &str) -> Option<ChannelAddress> {
+        let (channel, rest) = key.split_once(':')?;
+        Some(ChannelAddress::new(
+            Channel::parse(channel)?,
+            Address::parse_key(rest)?,
+        ))
+    }
+}
+
+macro_rules! random_id {
+    ($name:ident, $prefix:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn generate() -> Self {
+                $name(format!("{}{}", $prefix, short_random()))
+            }
+
+            pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+                let s = s.trim();
+                let body = s
+                    .strip_prefix($prefix)
+                    .or_else(|| s.strip_prefix(&$prefix.to_lowercase()))
+                    .ok_or(InvalidValue::ThreadId)?;
+                if body.len() == 10 && body.chars().all(|c| CROCKFORD.contains(&(c.to_ascii_uppercase() as u8))) {
+                    Ok($name(format!("{}{}", $prefix, body.to_ascii_uppercase())))
+                } else {
+                    Err(InvalidValue::ThreadId)
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidValue;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                $name::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Ten characters of Crockford base32 (50 random bits): short enough for a
+/// customer to read out on the phone, long enough never to collide for one shop.
+fn short_random() -> String {
+    let bits = uuid::Uuid::new_v4().as_u128();
+    (0..10)
+        .map(|i| CROCKFORD[((bits >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+random_id!(
+    ThreadId,
+    "T-",
+    "The reference of a conversation, shown to the customer in the acknowledgement."
+);
+random_id!(ContactId, "C-", "A contact: one person, however many addresses.");
+random_id!(MessageId, "M-", "Accueil's own id of a stored message.");
+
+/// The provider's id of a message (`wamid.…`, a form submission's uuid):
+/// the key of idempotent processing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProviderMessageId(String);
+
+impl ProviderMessageId {
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        let s = s.trim();
+        if s.is_empty() {
+            Err(InvalidValue::Empty)
+        } else {
+            Ok(ProviderMessageId(s.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Something sent alongside the text: a photo, a document, a location.
+/// Accueil keeps a reference, never the bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// `image`, `audio`, `video`, `document`, `sticker`, `location`, `contacts`…
+    pub kind: String,
+    /// The provider's media id or URL, or `geo:lat,long` for a location.
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+}
+
+/// Where and how an acknowledgement goes back: on the channel the message came in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "lowercase")]
+pub enum ReplyTarget {
+    /// An email to the address the form gave, quoting the reference the
+    /// thank-you page already showed.
+    Webform {
+        email: EmailAddress,
+        reference: ThreadId,
+    },
+    /// A WhatsApp message from the business number that received it.
+    Whatsapp {
+        phone_number_id: String,
+        recipient: WhatsappRecipient,
+        /// The `wamid` being answered, so the acknowledgement quotes it.
+        in_reply_to: String,
+    },
+}
+
+impl ReplyTarget {
+    pub fn channel(&self) -> Channel {
+        match self {
+            ReplyTarget::Webform { .. } => Channel::Webform,
+            ReplyTarget::Whatsapp { .. } => Channel::Whatsapp,
+        }
+    }
+
+    /// A thread reference the customer was already shown, which a new
+    /// thread must then take.
+    pub fn promised_reference(&self) -> Option<&ThreadId> {
+        match self {
+            ReplyTarget::Webform { reference, .. } => Some(reference),
+            ReplyTarget::Whatsapp { .. } => None,
+        }
+    }
+}
+
+/// WhatsApp answers by phone when the sender has one, by BSUID otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhatsappRecipient {
+    Phone(PhoneNumber),
+    User(BusinessScopedUserId),
+}
+
+/// Who wrote: a display name if the channel gives one, and every address
+/// the channel knows them by (at least one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sender {
+    pub name: Option<String>,
+    addresses: Vec<Address>,
+}
+
+impl Sender {
+    pub fn new(name: Option<String>, addresses: Vec<Address>) -> Result<Self, InvalidValue> {
+        if addresses.is_empty() {
+            return Err(InvalidValue::Empty);
+        }
+        let name = name
+            .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|n| !n.is_empty());
+        Ok(Sender { name, addresses })
+    }
+
+    pub fn addresses(&self) -> &[Address] {
+        &self.addresses
+    }
+}
+
+/// One customer message, normalized: what ingest puts on the queue and
+/// process stores. It cannot exist without a sender, an id and a way back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub channel: Channel,
+    pub provider_id: ProviderMessageId,
+    pub received_at: DateTime<Utc>,
+    pub sender: Sender,
+    /// The text the customer wrote, or a caption, a button title, a
+    /// description of what was sent ("[location] 48.85,2.35").
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    pub reply_to: ReplyTarget,
+}
+
+impl Envelope {
+    pub fn channel_addresses(&self) -> Vec<ChannelAddress> {
+        self.sender
+            .addresses()
+            .iter()
+            .map(|a| ChannelAddress::new(self.channel, a.clone()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: ContactId,
+    pub name: Option<String>,
+    pub addresses: Vec<ChannelAddress>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Contact {
+    /// What the owner reads: the name, else the first address.
+    pub fn display(&self) -> String {
+        match (&self.name, self.addresses.first()) {
+            (Some(n), _) => n.clone(),
+            (None, Some(a)) => a.address.display().to_string(),
+            (None, None) => self.id.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThreadStatus {
+    Open,
+    Closed,
+}
+
+/// A conversation with one contact on one channel. While open it waits for
+/// the owner; the digest lists it until it is closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thread {
+    pub id: ThreadId,
+    pub contact: Contact,
+    pub channel: Channel,
+    pub status: ThreadStatus,
+    pub opened_at: DateTime<Utc>,
+    pub last_message_at: DateTime<Utc>,
+    pub message_count: u32,
+    /// The beginning of the last message, for lists.
+    pub last_excerpt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub thread_id: ThreadId,
+    pub channel: Channel,
+    pub provider_id: ProviderMessageId,
+    pub received_at: DateTime<Utc>,
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// An acknowledgement that was sent: the policy reads these back for the
+/// quiet period and the daily cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcknowledgementRecord {
+    pub thread_id: ThreadId,
+    pub contact_id: ContactId,
+    pub channel: Channel,
+    pub sent_at: DateTime<Utc>,
+    /// The provider's id of what was sent, or the outbox file.
+    pub receipt: String,
+}
+
+/// An authentic payload that could not be read: kept whole so that nothing
+/// is lost, counted in the digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub id: String,
+    pub channel: Channel,
+    pub received_at: DateTime<Utc>,
+    pub reason: String,
+    pub payload: String,
+}
+
+impl Quarantined {
+    pub fn new(channel: Channel, received_at: DateTime<Utc>, reason: String, payload: &[u8]) -> Self {
+        Quarantined {
+            id: uuid::Uuid::new_v4().to_string(),
+            channel,
+            received_at,
+            reason,
+            payload: String::from_utf8_lossy(payload).into_owned(),
+        }
+    }
+}
+
+/// Characters of the last message a thread keeps for lists.
+pub const EXCERPT_CHARS: usize = 140;
+
+/// The first `max` characters of a text on one line, for lists and digests.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_normalized_to_e164() {
+        assert_eq!(PhoneNumber::parse("+33 6 12 34 56 78").unwrap().as_str(), "+33612345678");
+        assert_eq!(PhoneNumber::parse("16315551181").unwrap().as_str(), "+16315551181");
+        assert_eq!(PhoneNumber::parse("+1 (631) 555-1181").unwrap().digits(), "16315551181");
+        assert_eq!(PhoneNumber::parse("06 12"), Err(InvalidValue::Phone));
+        assert_eq!(PhoneNumber::parse("+33 6 12 34 56 7a"), Err(InvalidValue::Phone));
+        assert_eq!(PhoneNumber::parse("0612345678"), Err(InvalidValue::Phone));
+    }
+
+    #[test]
+    fn email_addresses_are_bare_and_match_case_insensitively() {
+        let a = EmailAddress::parse("Anne@Example.FR").unwrap();
+        assert_eq!(a.as_str(), "Anne@Example.FR");
+        assert_eq!(a.key(), "anne@example.fr");
+        assert!(EmailAddress::parse("Anne <anne@example.fr>").is_err());
+        assert!(EmailAddress::parse("anne@example.fr\r\nBcc: x@y.z").is_err());
+        assert!(EmailAddress::parse("not an address").is_err());
+    }
+
+    #[test]
+    fn bsuids_have_a_country_and_digits() {
+        assert!(BusinessScopedUserId::parse("US.13491208655302741918").is_ok());
+        assert!(BusinessScopedUserId::parse("US.ENT.11815799212886844830").is_ok());
+        assert!(BusinessScopedUserId::parse("us.123").is_err());
+        assert!(BusinessScopedUserId::parse("US.").is_err());
+        assert!(BusinessScopedUserId::parse("16315551181").is_err());
+    }
+
+    #[test]
+    fn channel_address_keys_round_trip() {
+        let a = ChannelAddress::new(
+            Channel::Whatsapp,
+            Address::WhatsappUser(BusinessScopedUserId::parse("US.1234").unwrap()),
+        );
+        assert_eq!(a.key(), "whatsapp:bsuid:US.1234");
+        assert_eq!(ChannelAddress::parse_key(&a.key()), Some(a));
+    }
+
+    #[test]
+    fn thread_ids_parse_what_they_print_in_either_case() {
+        let id = ThreadId::generate();
+        assert_eq!(ThreadId::parse(id.as_str()), Ok(id.clone()));
+        assert_eq!(ThreadId::parse(&id.as_str().to_lowercase()), Ok(id));
+        assert!(ThreadId::parse("T-123").is_err());
+        assert!(ThreadId::parse("C-0123456789").is_err());
+    }
+
+    #[test]
+    fn a_sender_needs_an_address() {
+        assert_eq!(Sender::new(Some("x".into()), vec![]), Err(InvalidValue::Empty));
+        let s = Sender::new(
+            Some("  Anne \n Martin ".into()),
+            vec![Address::Phone(PhoneNumber::parse("+33612345678").unwrap())],
+        )
+        .unwrap();
+        assert_eq!(s.name.as_deref(), Some("Anne Martin"));
+    }
+
+    #[test]
+    fn excerpts_are_one_line_and_bounded() {
+        assert_eq!(excerpt("a\nb   c", 10), "a b c");
+        assert_eq!(excerpt("abcdefghijkl", 5), "abcd…");
+    }
+}

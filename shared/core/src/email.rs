@@ -1,0 +1,167 @@
+//! Outgoing email as proper MIME: UTF-8 encoded headers, a Message-ID, HTML
+//! and text parts, and the RFC 3834 headers of an automatic reply.
+
+use chrono::{DateTime, Utc};
+use mail_builder::headers::message_id::MessageId;
+use mail_builder::headers::text::Text;
+use mail_builder::MessageBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::EmailAddress;
+
+/// An email ready to hand to a mailer: the raw message and its envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutgoingEmail {
+    pub from: EmailAddress,
+    pub to: EmailAddress,
+    /// Without angle brackets, as stored for threading replies later.
+    pub message_id: String,
+    pub subject: String,
+    /// The whole RFC 5322 message.
+    pub raw: Vec<u8>,
+    /// True for acknowledgements: sent with a null return path so that a
+    /// bounce can never start a loop of automatic replies.
+    pub auto_reply: bool,
+}
+
+/// What an email says and to whom; `compose` turns it into MIME.
+pub struct Draft<'a> {
+    pub from_name: &'a str,
+    pub from: &'a EmailAddress,
+    pub to_name: Option<&'a str>,
+    pub to: &'a EmailAddress,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    pub date: DateTime<Utc>,
+    /// Set for automatic replies (RFC 3834 `Auto-Submitted: auto-replied`).
+    pub auto_reply: bool,
+    /// The Message-ID being answered, and the References chain before it.
+    pub in_reply_to: Option<&'a str>,
+    pub references: &'a [String],
+}
+
+/// Header values never carry a line break: customer-provided names and
+/// subjects could otherwise inject headers.
+fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_control())
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn compose(draft: &Draft<'_>) -> OutgoingEmail {
+    let domain = draft
+        .from
+        .as_str()
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("accueil.invalid");
+    let message_id = format!("{}@{}", uuid::Uuid::new_v4(), domain);
+    let subject = one_line(draft.subject);
+    let from_name = one_line(draft.from_name);
+    let to_name = draft.to_name.map(one_line).unwrap_or_default();
+
+    let mut builder = MessageBuilder::new()
+        .from((from_name, draft.from.as_str().to_string()))
+        .to((to_name, draft.to.as_str().to_string()))
+        .subject(subject.clone())
+        .date(draft.date.timestamp())
+        .message_id(message_id.clone())
+        .text_body(draft.text.to_string())
+        .html_body(draft.html.to_string());
+    if draft.auto_reply {
+        builder = builder
+            .header("Auto-Submitted", Text::new("auto-replied"))
+            // Microsoft's servers honour this instead of Auto-Submitted.
+            .header("X-Auto-Response-Suppress", Text::new("All"));
+    }
+    if let Some(parent) = draft.in_reply_to {
+        let parent = bare_id(parent);
+        let mut chain: Vec<String> = draft.references.iter().map(|r| bare_id(r)).collect();
+        chain.push(parent.clone());
+        builder = builder
+            .in_reply_to(parent)
+            .references(MessageId::new_list(chain.into_iter()));
+    }
+    let raw = builder
+        .write_to_vec()
+        .expect("writing MIME to memory cannot fail");
+    OutgoingEmail {
+        from: draft.from.clone(),
+        to: draft.to.clone(),
+        message_id,
+        subject,
+        raw,
+        auto_reply: draft.auto_reply,
+    }
+}
+
+fn bare_id(id: &str) -> String {
+    one_line(id.trim().trim_start_matches('<').trim_end_matches('>'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> EmailAddress {
+        EmailAddress::parse(s).unwrap()
+    }
+
+    fn draft<'a>(from: &'a EmailAddress, to: &'a EmailAddress, refs: &'a [String]) -> Draft<'a> {
+        Draft {
+            from_name: "Atelier Lune",
+            from,
+            to_name: Some("Zoé\r\nBcc: victim@example.com"),
+            to,
+            subject: "Nous avons bien reçu votre message",
+            text: "Bonjour Zoé",
+            html: "<p>Bonjour Zoé</p>",
+            date: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            auto_reply: true,
+            in_reply_to: Some("<parent@mail.example>"),
+            references: refs,
+        }
+    }
+
+    #[test]
+    fn an_acknowledgement_is_threaded_multipart_mime_marked_auto_replied() {
+        let (from, to) = (addr("bonjour@atelier-lune.example"), addr("zoe@example.com"));
+        let refs = vec!["<root@mail.example>".to_string()];
+        let email = compose(&draft(&from, &to, &refs));
+        let raw = String::from_utf8(email.raw).unwrap();
+        assert!(raw.contains("Auto-Submitted: auto-replied\r\n"), "{raw}");
+        assert!(raw.contains(&format!("Message-ID: <{}>\r\n", email.message_id)), "{raw}");
+        assert!(email.message_id.ends_with("@atelier-lune.example"));
+        assert!(raw.contains("In-Reply-To: <parent@mail.example>\r\n"), "{raw}");
+        assert!(raw.contains("References: <root@mail.example> <parent@mail.example>\r\n"), "{raw}");
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("text/plain") && raw.contains("text/html"), "{raw}");
+        // Non-ASCII headers are RFC 2047 encoded, never raw UTF-8.
+        assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(headers.is_ascii(), "{headers}");
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_cannot_inject_a_header() {
+        let (from, to) = (addr("bonjour@atelier-lune.example"), addr("zoe@example.com"));
+        let email = compose(&draft(&from, &to, &[]));
+        let raw = String::from_utf8(email.raw).unwrap();
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(!headers.lines().any(|l| l.starts_with("Bcc:")), "{headers}");
+        assert!(!raw.contains("victim@example.com>"), "{headers}");
+    }
+
+    #[test]
+    fn an_email_that_answers_nothing_has_no_threading_headers() {
+        let (from, to) = (addr("bonjour@atelier-lune.example"), addr("zoe@example.com"));
+        let mut d = draft(&from, &to, &[]);
+        d.in_reply_to = None;
+        d.auto_reply = false;
+        let raw = String::from_utf8(compose(&d).raw).unwrap();
+        assert!(!raw.contains("In-Reply-To"));
+        assert!(!raw.contains("Auto-Submitted"));
+    }
+}

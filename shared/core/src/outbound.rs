@@ -1,0 +1,109 @@
+//! Acknowledgements through the channels' own APIs over HTTPS. Locally a
+//! channel with no `api_base_url` writes to the outbox instead; on AWS the
+//! public API is the default.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::config::{Config, SecretValue, GRAPH_API};
+use crate::domain::Channel;
+use crate::ports::{ApiRequest, ChannelSender, SendError};
+
+const ATTEMPTS: u32 = 3;
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where each channel's API requests go.
+pub struct ChannelApis {
+    client: reqwest::Client,
+    whatsapp: Option<Endpoint>,
+    /// Used for channels with no endpoint (the local outbox).
+    fallback: Option<Arc<dyn ChannelSender>>,
+}
+
+struct Endpoint {
+    base_url: String,
+    token: SecretValue,
+}
+
+impl ChannelApis {
+    /// `fallback` takes the requests of channels whose API base URL is not
+    /// configured; with no fallback they go to the public APIs.
+    pub fn new(config: &Config, fallback: Option<Arc<dyn ChannelSender>>) -> ChannelApis {
+        let whatsapp = config.whatsapp.as_ref().and_then(|w| {
+            let base_url = match (&w.api_base_url, &fallback) {
+                (Some(url), _) => url.clone(),
+                (None, None) => GRAPH_API.to_string(),
+                (None, Some(_)) => return None,
+            };
+            Some(Endpoint {
+                base_url,
+                token: w.access_token.clone(),
+            })
+        });
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .user_agent(concat!("accueil/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds with rustls");
+        ChannelApis {
+            client,
+            whatsapp,
+            fallback,
+        }
+    }
+
+    async fn post(&self, endpoint: &Endpoint, request: &ApiRequest) -> Result<String, SendError> {
+        let url = format!("{}{}", endpoint.base_url, request.path);
+        let mut last = SendError::Transient("not attempted".into());
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+            let response = self
+                .client
+                .post(&url)
+                .bearer_auth(endpoint.token.expose())
+                .json(&request.body)
+                .send()
+                .await;
+            // Only the status is reported: a provider's error body can echo
+            // the customer's number and text.
+            match response {
+                Ok(r) if r.status().is_success() => {
+                    let body: serde_json::Value = r.json().await.unwrap_or_default();
+                    let id = body["messages"][0]["id"].as_str().unwrap_or("sent").to_string();
+                    return Ok(id);
+                }
+                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                    return Err(SendError::Rejected(format!("{} answered {}", request.channel, r.status())));
+                }
+                Ok(r) => last = SendError::Transient(format!("{} answered {}", request.channel, r.status())),
+                Err(e) => {
+                    last = SendError::Transient(format!(
+                        "{} unreachable ({})",
+                        request.channel,
+                        if e.is_timeout() { "timeout" } else { "connection failed" }
+                    ))
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+#[async_trait]
+impl ChannelSender for ChannelApis {
+    async fn send(&self, request: &ApiRequest) -> Result<String, SendError> {
+        let endpoint = match request.channel {
+            Channel::Whatsapp => self.whatsapp.as_ref(),
+            Channel::Webform => None,
+        };
+        match (endpoint, &self.fallback) {
+            (Some(endpoint), _) => self.post(endpoint, request).await,
+            (None, Some(fallback)) => fallback.send(request).await,
+            (None, None) => Err(SendError::Rejected(format!("{} has no API configured", request.channel))),
+        }
+    }
+}

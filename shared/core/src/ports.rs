@@ -1,0 +1,145 @@
+//! The seams between the domain and the world. `accueil-embedded` implements
+//! them on SQLite and files, `accueil-aws` on DynamoDB, SQS, SES and SNS.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::{
+    AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Envelope, Message,
+    Quarantined, Thread, ThreadId,
+};
+use crate::email::OutgoingEmail;
+
+/// What ingest hands to process: a customer message, or an authentic
+/// payload that could not be read and must be kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    Message(Envelope),
+    Quarantine(Quarantined),
+}
+
+#[derive(Debug, Error)]
+#[error("queue unavailable: {0}")]
+pub struct QueueError(pub String);
+
+/// The durable hand-off between ingest and process. Once `enqueue` returns
+/// Ok the jobs survive a crash; ingest answers the provider only then.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError>;
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Whether a message was new: providers and queues deliver twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    New,
+    Duplicate,
+}
+
+/// A thread with every message in it, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadWithMessages {
+    #[serde(flatten)]
+    pub thread: Thread,
+    pub messages: Vec<Message>,
+}
+
+/// What `forget` erased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Forgotten {
+    pub threads: usize,
+    pub messages: usize,
+}
+
+/// Where threads live. Each operation is one business step; the adapters
+/// decide how to make each one atomic.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The contact known by any of these addresses.
+    async fn find_contact(&self, addresses: &[ChannelAddress]) -> Result<Option<Contact>, StoreError>;
+    /// Creates the contact or updates its name and addresses.
+    async fn save_contact(&self, contact: &Contact) -> Result<(), StoreError>;
+    /// The contact's open thread on a channel, if any.
+    async fn open_thread_of(&self, contact: &ContactId, channel: Channel) -> Result<Option<Thread>, StoreError>;
+    async fn open_thread(&self, thread: &Thread) -> Result<(), StoreError>;
+    /// Adds the message to its thread unless its provider id was seen
+    /// before on that channel; atomic, so a retry can never store it twice.
+    async fn append_message(&self, message: &Message) -> Result<Appended, StoreError>;
+    /// When acknowledgements were sent to the contact since `since`.
+    async fn acknowledgements_to(&self, contact: &ContactId, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError>;
+    async fn record_acknowledgement(&self, ack: &AcknowledgementRecord) -> Result<(), StoreError>;
+    /// Open threads, the one waiting longest first.
+    async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError>;
+    /// Every thread, most recent activity first.
+    async fn threads(&self) -> Result<Vec<Thread>, StoreError>;
+    async fn thread(&self, id: &ThreadId) -> Result<Option<ThreadWithMessages>, StoreError>;
+    /// The thread holding a provider's message: a form's reference names a
+    /// submission even when it joined an already open thread.
+    async fn thread_of_message(&self, channel: Channel, provider_id: &str) -> Result<Option<ThreadId>, StoreError>;
+    /// Marks the thread answered; false if it does not exist or was closed.
+    async fn close_thread(&self, id: &ThreadId, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn quarantine(&self, payload: &Quarantined) -> Result<(), StoreError>;
+    /// Quarantined payloads received after `since` (all when None).
+    async fn quarantined_since(&self, since: Option<DateTime<Utc>>) -> Result<u64, StoreError>;
+    async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    async fn record_digest(&self, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Erases the contact known by this address, with its threads, messages
+    /// and acknowledgements (a customer's right to be forgotten).
+    async fn forget_contact(&self, address: &ChannelAddress) -> Result<Option<Forgotten>, StoreError>;
+}
+
+#[derive(Debug, Error)]
+pub enum SendError {
+    /// Worth retrying: the provider or the network failed.
+    #[error("delivery failed, will retry: {0}")]
+    Transient(String),
+    /// Retrying will not help (refused recipient, closed window).
+    #[error("delivery refused: {0}")]
+    Rejected(String),
+}
+
+/// Sends email: acknowledgements of email-like channels and the digest.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Returns a receipt: the provider's message id, or where it was written.
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError>;
+}
+
+/// A request to a channel's own API (WhatsApp Graph, Telegram…), fully formed
+/// by the channel's module; the sender only adds transport.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiRequest {
+    pub channel: Channel,
+    /// Appended to the channel's API base URL, like `/123/messages`.
+    pub path: String,
+    pub body: serde_json::Value,
+}
+
+/// Sends acknowledgements through a channel's API.
+#[async_trait]
+pub trait ChannelSender: Send + Sync {
+    async fn send(&self, request: &ApiRequest) -> Result<String, SendError>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

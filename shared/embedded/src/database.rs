@@ -1,0 +1,89 @@
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::Connection;
+use thiserror::Error;
+use tokio::sync::Notify;
+
+use accueil_core::ports::StoreError;
+
+use crate::schema::SCHEMA;
+
+#[derive(Debug, Error)]
+pub enum DatabaseError {
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the database worker stopped")]
+    Worker,
+}
+
+impl From<DatabaseError> for StoreError {
+    fn from(e: DatabaseError) -> StoreError {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// One SQLite file: the thread store and the durable queue. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) connection: Arc<Mutex<Connection>>,
+    /// Wakes the worker when a job is enqueued.
+    pub(crate) enqueued: Arc<Notify>,
+    path: PathBuf,
+}
+
+impl Database {
+    pub fn open(path: &Path) -> Result<Database, DatabaseError> {
+        let open_error = |source| DatabaseError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection = Connection::open(path).map_err(open_error)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_error)?;
+        connection.execute_batch(SCHEMA).map_err(open_error)?;
+        Ok(Database {
+            connection: Arc::new(Mutex::new(connection)),
+            enqueued: Arc::new(Notify::new()),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs a closure on the connection off the async runtime's threads.
+    pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, DatabaseError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, DatabaseError> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves SQLite consistent (its
+            // transaction rolled back), so the poisoned guard is still usable.
+            let mut guard = connection.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| DatabaseError::Worker)?
+    }
+}
+
+pub(crate) fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_time(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}

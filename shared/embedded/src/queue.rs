@@ -1,0 +1,135 @@
+//! The durable queue on SQLite. A job is committed before ingest answers
+//! the provider, and deleted only after process has handled it: a crash in
+//! between means it is handled again, which processing's idempotence allows.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use accueil_core::ports::{Job, Queue, QueueError};
+
+use crate::database::{time, Database, DatabaseError};
+
+/// After this many failed attempts a job is set aside as a dead letter.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// A job taken from the queue, hidden from other claims until its lease ends.
+#[derive(Debug)]
+pub struct Claimed {
+    pub id: i64,
+    pub attempts: u32,
+    /// None when the stored job can no longer be read (a newer format, a
+    /// corrupted row): it is dead-lettered, never dropped.
+    pub job: Option<Job>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    pub waiting: u64,
+    pub dead: u64,
+}
+
+#[async_trait]
+impl Queue for Database {
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
+        let rows: Vec<String> = jobs
+            .iter()
+            .map(|j| serde_json::to_string(j).expect("jobs serialize"))
+            .collect();
+        let now = time(Utc::now());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            for row in rows {
+                tx.execute(
+                    "INSERT INTO queue (job, enqueued_at, available_at) VALUES (?1, ?2, ?2)",
+                    params![row, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| QueueError(e.to_string()))?;
+        self.enqueued.notify_one();
+        Ok(())
+    }
+}
+
+impl Database {
+    /// Takes the oldest available job, leasing it for `lease`.
+    pub async fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Claimed>, DatabaseError> {
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let row: Option<(i64, String, u32)> = tx
+                .query_row(
+                    "SELECT id, job, attempts FROM queue WHERE dead = 0 AND available_at <= ?1 ORDER BY id LIMIT 1",
+                    [time(now)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((id, job, attempts)) = row else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE queue SET attempts = attempts + 1, available_at = ?2 WHERE id = ?1",
+                params![id, time(now + lease)],
+            )?;
+            tx.commit()?;
+            Ok(Some(Claimed {
+                id,
+                attempts: attempts + 1,
+                job: serde_json::from_str(&job).ok(),
+            }))
+        })
+        .await
+    }
+
+    pub async fn complete(&self, id: i64) -> Result<(), DatabaseError> {
+        self.with(move |conn| {
+            conn.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a failure: the job comes back after a backoff, or becomes a
+    /// dead letter after `MAX_ATTEMPTS`.
+    pub async fn fail(&self, claimed: &Claimed, error: String, now: DateTime<Utc>) -> Result<(), DatabaseError> {
+        let (id, attempts) = (claimed.id, claimed.attempts);
+        let dead = claimed.job.is_none() || attempts >= MAX_ATTEMPTS;
+        let backoff = Duration::seconds(5 * 2i64.pow(attempts.min(10)));
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE queue SET last_error = ?2, dead = ?3, available_at = ?4 WHERE id = ?1",
+                params![id, error, dead, time(now + backoff)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes every leased job available again. Called at start: this process
+    /// is the only consumer, so a lease still running belongs to one that died.
+    pub async fn release_leases(&self) -> Result<usize, DatabaseError> {
+        let now = time(Utc::now());
+        self.with(move |conn| Ok(conn.execute("UPDATE queue SET available_at = ?1 WHERE dead = 0 AND attempts > 0", [now])?))
+            .await
+    }
+
+    pub async fn queue_stats(&self) -> Result<QueueStats, DatabaseError> {
+        self.with(|conn| {
+            Ok(conn.query_row(
+                "SELECT coalesce(sum(dead = 0), 0), coalesce(sum(dead = 1), 0) FROM queue",
+                [],
+                |r| Ok(QueueStats { waiting: r.get(0)?, dead: r.get(1)? }),
+            )?)
+        })
+        .await
+    }
+
+    /// Waits until a job is enqueued by this process (or `max` elapses:
+    /// another process may have written to the same file).
+    pub async fn wait_for_jobs(&self, max: std::time::Duration) {
+        let _ = tokio::time::timeout(max, self.enqueued.notified()).await;
+    }
+}

@@ -1,0 +1,83 @@
+//! The SQLite schema. Times are stored as fixed-width RFC 3339 UTC text so
+//! that comparing strings compares instants.
+
+pub const SCHEMA: &str = r#"
+PRAGMA journal_mode = WAL;
+PRAGMA foreign_keys = ON;
+
+CREATE TABLE IF NOT EXISTS contacts (
+    id          TEXT PRIMARY KEY,
+    name        TEXT,
+    created_at  TEXT NOT NULL
+);
+
+-- A contact's channel addresses (`whatsapp:phone:+336…`): how a new message finds its contact.
+CREATE TABLE IF NOT EXISTS contact_addresses (
+    address     TEXT PRIMARY KEY,
+    contact_id  TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS contact_addresses_by_contact ON contact_addresses(contact_id);
+
+CREATE TABLE IF NOT EXISTS threads (
+    id               TEXT PRIMARY KEY,
+    contact_id       TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    channel          TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+    opened_at        TEXT NOT NULL,
+    last_message_at  TEXT NOT NULL,
+    message_count    INTEGER NOT NULL,
+    last_excerpt     TEXT NOT NULL,
+    closed_at        TEXT
+);
+-- At most one open thread per contact and channel: new messages join it.
+CREATE UNIQUE INDEX IF NOT EXISTS one_open_thread ON threads(contact_id, channel) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS open_threads_by_wait ON threads(status, opened_at);
+
+CREATE TABLE IF NOT EXISTS messages (
+    id           TEXT PRIMARY KEY,
+    thread_id    TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+    channel      TEXT NOT NULL,
+    provider_id  TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    attachments  TEXT NOT NULL,
+    -- Providers deliver twice: the second copy is refused here.
+    UNIQUE (channel, provider_id)
+);
+CREATE INDEX IF NOT EXISTS messages_by_thread ON messages(thread_id, received_at);
+
+CREATE TABLE IF NOT EXISTS acknowledgements (
+    thread_id   TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+    contact_id  TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    channel     TEXT NOT NULL,
+    sent_at     TEXT NOT NULL,
+    receipt     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS acknowledgements_by_contact ON acknowledgements(contact_id, sent_at);
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    id           TEXT PRIMARY KEY,
+    channel      TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    payload      TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS digests (
+    sent_at  TEXT NOT NULL
+);
+
+-- The durable queue between ingest and process. A row leaves only once
+-- processed; a claimed row whose lease ran out is claimed again.
+CREATE TABLE IF NOT EXISTS queue (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    job           TEXT NOT NULL,
+    enqueued_at   TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    available_at  TEXT NOT NULL,
+    last_error    TEXT,
+    dead          INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS queue_ready ON queue(dead, available_at);
+"#;

@@ -1,0 +1,393 @@
+//! The thread store on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use accueil_core::domain::{
+    excerpt, AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Message,
+    MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus, EXCERPT_CHARS,
+};
+use accueil_core::ports::{Appended, Forgotten, Store, StoreError, ThreadWithMessages};
+
+use crate::database::{parse_time, time, Database, DatabaseError};
+
+fn corrupt(what: &str) -> DatabaseError {
+    DatabaseError::Sql(rusqlite::Error::InvalidColumnType(0, what.to_string(), rusqlite::types::Type::Text))
+}
+
+fn load_contact(conn: &Connection, id: &str) -> Result<Option<Contact>, DatabaseError> {
+    let row = conn
+        .query_row(
+            "SELECT id, name, created_at FROM contacts WHERE id = ?1",
+            [id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)),
+        )
+        .optional()?;
+    let Some((id, name, created_at)) = row else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT address FROM contact_addresses WHERE contact_id = ?1 ORDER BY position",
+    )?;
+    let addresses = stmt
+        .query_map([&id], |r| r.get::<_, String>(0))?
+        .map(|key| {
+            let key = key?;
+            ChannelAddress::parse_key(&key).ok_or_else(|| corrupt("contact address"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Contact {
+        id: ContactId::parse(&id).map_err(|_| corrupt("contact id"))?,
+        name,
+        addresses,
+        created_at: parse_time(&created_at)?,
+    }))
+}
+
+const THREAD_COLUMNS: &str = "id, contact_id, channel, status, opened_at, last_message_at, message_count, last_excerpt, closed_at";
+
+struct ThreadRow {
+    id: String,
+    contact_id: String,
+    channel: String,
+    status: String,
+    opened_at: String,
+    last_message_at: String,
+    message_count: u32,
+    last_excerpt: String,
+    closed_at: Option<String>,
+}
+
+impl ThreadRow {
+    fn read(r: &Row<'_>) -> rusqlite::Result<ThreadRow> {
+        Ok(ThreadRow {
+            id: r.get(0)?,
+            contact_id: r.get(1)?,
+            channel: r.get(2)?,
+            status: r.get(3)?,
+            opened_at: r.get(4)?,
+            last_message_at: r.get(5)?,
+            message_count: r.get(6)?,
+            last_excerpt: r.get(7)?,
+            closed_at: r.get(8)?,
+        })
+    }
+
+    fn into_thread(self, conn: &Connection) -> Result<Thread, DatabaseError> {
+        let contact = load_contact(conn, &self.contact_id)?.ok_or_else(|| corrupt("thread without contact"))?;
+        Ok(Thread {
+            id: ThreadId::parse(&self.id).map_err(|_| corrupt("thread id"))?,
+            contact,
+            channel: Channel::parse(&self.channel).ok_or_else(|| corrupt("channel"))?,
+            status: if self.status == "open" { ThreadStatus::Open } else { ThreadStatus::Closed },
+            opened_at: parse_time(&self.opened_at)?,
+            last_message_at: parse_time(&self.last_message_at)?,
+            message_count: self.message_count,
+            last_excerpt: self.last_excerpt,
+            closed_at: self.closed_at.as_deref().map(parse_time).transpose()?,
+        })
+    }
+}
+
+fn query_threads(conn: &Connection, sql_tail: &str, params: impl rusqlite::Params) -> Result<Vec<Thread>, DatabaseError> {
+    let mut stmt = conn.prepare(&format!("SELECT {THREAD_COLUMNS} FROM threads {sql_tail}"))?;
+    let rows = stmt.query_map(params, ThreadRow::read)?.collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(|r| r.into_thread(conn)).collect()
+}
+
+fn status_text(status: ThreadStatus) -> &'static str {
+    match status {
+        ThreadStatus::Open => "open",
+        ThreadStatus::Closed => "closed",
+    }
+}
+
+#[async_trait]
+impl Store for Database {
+    async fn find_contact(&self, addresses: &[ChannelAddress]) -> Result<Option<Contact>, StoreError> {
+        let keys: Vec<String> = addresses.iter().map(ChannelAddress::key).collect();
+        Ok(self
+            .with(move |conn| {
+                for key in keys {
+                    let id: Option<String> = conn
+                        .query_row("SELECT contact_id FROM contact_addresses WHERE address = ?1", [&key], |r| r.get(0))
+                        .optional()?;
+                    if let Some(id) = id {
+                        return load_contact(conn, &id);
+                    }
+                }
+                Ok(None)
+            })
+            .await?)
+    }
+
+    async fn save_contact(&self, contact: &Contact) -> Result<(), StoreError> {
+        let contact = contact.clone();
+        Ok(self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                tx.execute(
+                    "INSERT INTO contacts (id, name, created_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+                    params![contact.id.as_str(), contact.name, time(contact.created_at)],
+                )?;
+                for (position, address) in contact.addresses.iter().enumerate() {
+                    // An address already owned by another contact stays with it.
+                    tx.execute(
+                        "INSERT OR IGNORE INTO contact_addresses (address, contact_id, position) VALUES (?1, ?2, ?3)",
+                        params![address.key(), contact.id.as_str(), position as i64],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn open_thread_of(&self, contact: &ContactId, channel: Channel) -> Result<Option<Thread>, StoreError> {
+        let (contact, channel) = (contact.to_string(), channel.as_str());
+        Ok(self
+            .with(move |conn| {
+                Ok(query_threads(conn, "WHERE contact_id = ?1 AND channel = ?2 AND status = 'open'", params![contact, channel])?
+                    .pop())
+            })
+            .await?)
+    }
+
+    async fn open_thread(&self, thread: &Thread) -> Result<(), StoreError> {
+        let t = thread.clone();
+        Ok(self
+            .with(move |conn| {
+                conn.execute(
+                    &format!("INSERT INTO threads ({THREAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                    params![
+                        t.id.as_str(),
+                        t.contact.id.as_str(),
+                        t.channel.as_str(),
+                        status_text(t.status),
+                        time(t.opened_at),
+                        time(t.last_message_at),
+                        t.message_count,
+                        t.last_excerpt,
+                        t.closed_at.map(time),
+                    ],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn append_message(&self, message: &Message) -> Result<Appended, StoreError> {
+        let m = message.clone();
+        Ok(self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                let inserted = tx.execute(
+                    "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, received_at, text, attachments)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        m.id.as_str(),
+                        m.thread_id.as_str(),
+                        m.channel.as_str(),
+                        m.provider_id.as_str(),
+                        time(m.received_at),
+                        m.text,
+                        serde_json::to_string(&m.attachments).expect("attachments serialize"),
+                    ],
+                )?;
+                if inserted == 0 {
+                    return Ok(Appended::Duplicate);
+                }
+                // Messages can arrive out of order: the latest one sets the excerpt.
+                tx.execute(
+                    "UPDATE threads SET message_count = message_count + 1,
+                        last_excerpt = CASE WHEN ?2 >= last_message_at OR message_count = 0 THEN ?3 ELSE last_excerpt END,
+                        last_message_at = max(last_message_at, ?2)
+                     WHERE id = ?1",
+                    params![m.thread_id.as_str(), time(m.received_at), excerpt(&m.text, EXCERPT_CHARS)],
+                )?;
+                tx.commit()?;
+                Ok(Appended::New)
+            })
+            .await?)
+    }
+
+    async fn acknowledgements_to(&self, contact: &ContactId, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let contact = contact.to_string();
+        Ok(self
+            .with(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT sent_at FROM acknowledgements WHERE contact_id = ?1 AND sent_at >= ?2 ORDER BY sent_at",
+                )?;
+                let times = stmt
+                    .query_map(params![contact, time(since)], |r| r.get::<_, String>(0))?
+                    .map(|t| Ok(parse_time(&t?)?))
+                    .collect::<Result<Vec<_>, DatabaseError>>()?;
+                Ok(times)
+            })
+            .await?)
+    }
+
+    async fn record_acknowledgement(&self, ack: &AcknowledgementRecord) -> Result<(), StoreError> {
+        let a = ack.clone();
+        Ok(self
+            .with(move |conn| {
+                conn.execute(
+                    "INSERT INTO acknowledgements (thread_id, contact_id, channel, sent_at, receipt) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![a.thread_id.as_str(), a.contact_id.as_str(), a.channel.as_str(), time(a.sent_at), a.receipt],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError> {
+        Ok(self
+            .with(|conn| query_threads(conn, "WHERE status = 'open' ORDER BY opened_at, id", []))
+            .await?)
+    }
+
+    async fn threads(&self) -> Result<Vec<Thread>, StoreError> {
+        Ok(self
+            .with(|conn| query_threads(conn, "ORDER BY last_message_at DESC, id", []))
+            .await?)
+    }
+
+    async fn thread(&self, id: &ThreadId) -> Result<Option<ThreadWithMessages>, StoreError> {
+        let id = id.to_string();
+        Ok(self
+            .with(move |conn| {
+                let Some(thread) = query_threads(conn, "WHERE id = ?1", [&id])?.pop() else {
+                    return Ok(None);
+                };
+                let mut stmt = conn.prepare_cached(
+                    "SELECT id, thread_id, channel, provider_id, received_at, text, attachments
+                     FROM messages WHERE thread_id = ?1 ORDER BY received_at, id",
+                )?;
+                let rows = stmt
+                    .query_map([&id], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, String>(6)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut messages = Vec::with_capacity(rows.len());
+                for (mid, channel, provider_id, received_at, text, attachments) in rows {
+                    messages.push(Message {
+                        id: MessageId::parse(&mid).map_err(|_| corrupt("message id"))?,
+                        thread_id: thread.id.clone(),
+                        channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel"))?,
+                        provider_id: ProviderMessageId::parse(&provider_id).map_err(|_| corrupt("provider id"))?,
+                        received_at: parse_time(&received_at)?,
+                        text,
+                        attachments: serde_json::from_str(&attachments).map_err(|_| corrupt("attachments"))?,
+                    });
+                }
+                Ok(Some(ThreadWithMessages { thread, messages }))
+            })
+            .await?)
+    }
+
+    async fn thread_of_message(&self, channel: Channel, provider_id: &str) -> Result<Option<ThreadId>, StoreError> {
+        let provider_id = provider_id.to_string();
+        Ok(self
+            .with(move |conn| {
+                let id: Option<String> = conn
+                    .query_row(
+                        "SELECT thread_id FROM messages WHERE channel = ?1 AND provider_id = ?2",
+                        params![channel.as_str(), provider_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                id.map(|id| ThreadId::parse(&id).map_err(|_| corrupt("thread id"))).transpose()
+            })
+            .await?)
+    }
+
+    async fn close_thread(&self, id: &ThreadId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        Ok(self
+            .with(move |conn| {
+                let changed = conn.execute(
+                    "UPDATE threads SET status = 'closed', closed_at = ?2 WHERE id = ?1 AND status = 'open'",
+                    params![id, time(at)],
+                )?;
+                Ok(changed == 1)
+            })
+            .await?)
+    }
+
+    async fn quarantine(&self, payload: &Quarantined) -> Result<(), StoreError> {
+        let q = payload.clone();
+        Ok(self
+            .with(move |conn| {
+                // Keyed by id so that a redelivered job keeps one copy.
+                conn.execute(
+                    "INSERT OR IGNORE INTO quarantine (id, channel, received_at, reason, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![q.id, q.channel.as_str(), time(q.received_at), q.reason, q.payload],
+                )?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn quarantined_since(&self, since: Option<DateTime<Utc>>) -> Result<u64, StoreError> {
+        let since = since.map(time).unwrap_or_default();
+        Ok(self
+            .with(move |conn| {
+                Ok(conn.query_row("SELECT count(*) FROM quarantine WHERE received_at > ?1", [since], |r| r.get(0))?)
+            })
+            .await?)
+    }
+
+    async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .with(|conn| {
+                let last: Option<String> = conn.query_row("SELECT max(sent_at) FROM digests", [], |r| r.get(0))?;
+                Ok(last.as_deref().map(parse_time).transpose()?)
+            })
+            .await?)
+    }
+
+    async fn record_digest(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        Ok(self
+            .with(move |conn| {
+                conn.execute("INSERT INTO digests (sent_at) VALUES (?1)", [time(at)])?;
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn forget_contact(&self, address: &ChannelAddress) -> Result<Option<Forgotten>, StoreError> {
+        let key = address.key();
+        Ok(self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                let id: Option<String> = tx
+                    .query_row("SELECT contact_id FROM contact_addresses WHERE address = ?1", [&key], |r| r.get(0))
+                    .optional()?;
+                let Some(id) = id else {
+                    return Ok(None);
+                };
+                let messages: usize = tx.query_row(
+                    "SELECT count(*) FROM messages WHERE thread_id IN (SELECT id FROM threads WHERE contact_id = ?1)",
+                    [&id],
+                    |r| r.get(0),
+                )?;
+                tx.execute("DELETE FROM messages WHERE thread_id IN (SELECT id FROM threads WHERE contact_id = ?1)", [&id])?;
+                tx.execute("DELETE FROM acknowledgements WHERE contact_id = ?1", [&id])?;
+                let threads = tx.execute("DELETE FROM threads WHERE contact_id = ?1", [&id])?;
+                tx.execute("DELETE FROM contact_addresses WHERE contact_id = ?1", [&id])?;
+                tx.execute("DELETE FROM contacts WHERE id = ?1", [&id])?;
+                tx.commit()?;
+                Ok(Some(Forgotten { threads, messages }))
+            })
+            .await?)
+    }
+}
