@@ -25,7 +25,10 @@ pub fn lookback(config: &Config) -> Duration {
 /// Decides from the times of earlier acknowledgements to the same contact.
 pub fn decide(config: &Config, now: DateTime<Utc>, earlier: &[DateTime<Utc>]) -> Result<(), Skip> {
     let quiet = Duration::from_std(config.ack.quiet_period).unwrap_or(Duration::MAX);
-    if earlier.iter().any(|t| now.signed_duration_since(*t) < quiet) {
+    if earlier
+        .iter()
+        .any(|t| now.signed_duration_since(*t) < quiet)
+    {
         return Err(Skip::QuietPeriod);
     }
     // "Per day" is the business's day, not UTC's.
@@ -50,7 +53,12 @@ pub struct AckText {
 
 /// Writes the promise: while open, the reply delay; while closed, when the
 /// business is back and by when the customer will have an answer.
-pub fn compose(config: &Config, now: DateTime<Utc>, name: Option<&str>, thread: &ThreadId) -> AckText {
+pub fn compose(
+    config: &Config,
+    now: DateTime<Utc>,
+    name: Option<&str>,
+    thread: &ThreadId,
+) -> AckText {
     let lang = config.business.language;
     let tz = config.business.timezone;
     let business = &config.business.name;
@@ -135,7 +143,10 @@ max_per_contact_per_day = 3
     }
 
     fn paris(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        Paris.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc)
+        Paris
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn thread() -> ThreadId {
@@ -187,15 +198,26 @@ max_per_contact_per_day = 3
         let c = config("en");
         let now = paris(2026, 11, 24, 17, 0);
         assert_eq!(decide(&c, now, &[]), Ok(()));
-        assert_eq!(decide(&c, now, &[now - Duration::hours(11)]), Err(Skip::QuietPeriod));
+        assert_eq!(
+            decide(&c, now, &[now - Duration::hours(11)]),
+            Err(Skip::QuietPeriod)
+        );
         assert_eq!(decide(&c, now, &[now - Duration::hours(13)]), Ok(()));
 
         let mut loose = c.clone();
         loose.ack.quiet_period = std::time::Duration::from_secs(60);
-        let today = [now - Duration::hours(1), now - Duration::hours(2), now - Duration::hours(3)];
+        let today = [
+            now - Duration::hours(1),
+            now - Duration::hours(2),
+            now - Duration::hours(3),
+        ];
         assert_eq!(decide(&loose, now, &today), Err(Skip::DailyCap));
         // Yesterday's acknowledgements do not count against today.
-        let yesterday = [now - Duration::hours(20), now - Duration::hours(21), now - Duration::hours(22)];
+        let yesterday = [
+            now - Duration::hours(20),
+            now - Duration::hours(21),
+            now - Duration::hours(22),
+        ];
         assert_eq!(decide(&loose, now, &yesterday), Ok(()));
     }
 }

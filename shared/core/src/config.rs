@@ -52,7 +52,10 @@ impl Secret {
             Secret::Env(name.to_string())
         } else if let Some(path) = raw.strip_prefix("ssm:") {
             if !path.starts_with('/') {
-                return Err(ConfigError::new(key, "an ssm: parameter path starts with /"));
+                return Err(ConfigError::new(
+                    key,
+                    "an ssm: parameter path starts with /",
+                ));
             }
             Secret::Ssm(path.to_string())
         } else {
@@ -167,7 +170,12 @@ impl Config {
                 let key = e.path().to_string();
                 let inner = e.into_inner();
                 // toml's message carries the line and column; keep only the first line of it.
-                let message = inner.message().lines().next().unwrap_or("invalid").to_string();
+                let message = inner
+                    .message()
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid")
+                    .to_string();
                 ConfigError::new(if key == "." { "(file)".into() } else { key }, message)
             })?;
         raw.validate(secrets)
@@ -343,7 +351,10 @@ impl RawConfig {
         let timezone: Tz = b.timezone.parse().map_err(|_| {
             ConfigError::new(
                 "business.timezone",
-                format!("{:?} is not an IANA time zone like Europe/Paris", b.timezone),
+                format!(
+                    "{:?} is not an IANA time zone like Europe/Paris",
+                    b.timezone
+                ),
             )
         })?;
         let language = Language::parse(&b.language).ok_or_else(|| {
@@ -366,7 +377,13 @@ impl RawConfig {
 
         let h = self.hours;
         let days = [
-            h.monday, h.tuesday, h.wednesday, h.thursday, h.friday, h.saturday, h.sunday,
+            h.monday,
+            h.tuesday,
+            h.wednesday,
+            h.thursday,
+            h.friday,
+            h.saturday,
+            h.sunday,
         ];
         let mut week: [Vec<hours::OpeningRange>; 7] = Default::default();
         for (i, ranges) in days.iter().enumerate() {
@@ -386,8 +403,8 @@ impl RawConfig {
             })?;
             closed.insert(date);
         }
-        let hours = OpeningHours::new(timezone, week, closed)
-            .map_err(|e| ConfigError::new("hours", e))?;
+        let hours =
+            OpeningHours::new(timezone, week, closed).map_err(|e| ConfigError::new("hours", e))?;
         let reply_within = hours::parse_duration(&h.reply_within)
             .map_err(|e| ConfigError::new("hours.reply_within", e))?;
 
@@ -413,7 +430,10 @@ impl RawConfig {
                     ));
                 }
                 if w.honeypot_field.trim().is_empty() {
-                    return Err(ConfigError::new("channels.webform.honeypot_field", "is empty"));
+                    return Err(ConfigError::new(
+                        "channels.webform.honeypot_field",
+                        "is empty",
+                    ));
                 }
                 Ok(WebformSettings {
                     rate_limit_per_minute: w.rate_limit_per_minute,
@@ -429,7 +449,9 @@ impl RawConfig {
                 let secret = |name: &str, raw: &str| {
                     resolve(&format!("channels.whatsapp.{name}"), raw, secrets)
                 };
-                if w.phone_number_id.is_empty() || !w.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+                if w.phone_number_id.is_empty()
+                    || !w.phone_number_id.chars().all(|c| c.is_ascii_digit())
+                {
                     return Err(ConfigError::new(
                         "channels.whatsapp.phone_number_id",
                         "is the numeric id Meta shows beside your number",
@@ -472,7 +494,10 @@ fn check_base_url(key: &str, url: String) -> Result<String, ConfigError> {
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(url.trim_end_matches('/').to_string())
     } else {
-        Err(ConfigError::new(key, format!("{url:?} is not an http(s) URL")))
+        Err(ConfigError::new(
+            key,
+            format!("{url:?} is not an http(s) URL"),
+        ))
     }
 }
 
@@ -513,7 +538,10 @@ monday = ["09:00-12:30", "14:00-18:00"]
     #[test]
     fn the_demo_is_valid_and_enables_both_channels() {
         let demo = Config::demo();
-        assert_eq!(demo.enabled_channels(), vec![Channel::Webform, Channel::Whatsapp]);
+        assert_eq!(
+            demo.enabled_channels(),
+            vec![Channel::Webform, Channel::Whatsapp]
+        );
     }
 
     #[test]
@@ -549,7 +577,10 @@ monday = ["09:00-12:30", "14:00-18:00"]
         let e = error_of(&MINIMAL.replace("name = \"Plomberie Roux\"\n", ""));
         assert_eq!(e.key, "business");
         assert!(e.message.contains("name"), "{}", e.message);
-        let e = error_of(&MINIMAL.replace("[channels.webform]", "[channels.whatsapp]\nphone_number_id = \"1\""));
+        let e = error_of(&MINIMAL.replace(
+            "[channels.webform]",
+            "[channels.whatsapp]\nphone_number_id = \"1\"",
+        ));
         assert_eq!(e.key, "channels.whatsapp");
         assert!(e.message.contains("verify_token"), "{}", e.message);
     }
@@ -563,7 +594,11 @@ monday = ["09:00-12:30", "14:00-18:00"]
         assert_eq!(e.key, "channels.whatsapp.app_secret");
         assert!(e.message.contains("ACCUEIL_TEST_UNSET_SECRET"));
 
-        let c = Config::parse(&text.replace("env:ACCUEIL_TEST_UNSET_SECRET", "s3cr3t-value"), &LocalSecrets).unwrap();
+        let c = Config::parse(
+            &text.replace("env:ACCUEIL_TEST_UNSET_SECRET", "s3cr3t-value"),
+            &LocalSecrets,
+        )
+        .unwrap();
         let printed = format!("{c:?}");
         assert!(!printed.contains("s3cr3t-value"), "{printed}");
 

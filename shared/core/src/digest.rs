@@ -1,7 +1,7 @@
 //! The owner's daily digest: every open thread, longest-waiting first, in
 //! one email with an HTML and a plain-text part.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use minijinja::{context, Environment};
 use serde::Serialize;
 
@@ -77,7 +77,11 @@ pub enum DigestError {
 
 impl Digest {
     /// Reads the open threads; `new_messages` counts since the previous digest.
-    pub async fn build(config: &Config, store: &dyn Store, now: DateTime<Utc>) -> Result<Digest, StoreError> {
+    pub async fn build(
+        config: &Config,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Digest, StoreError> {
         let since = store.last_digest_at().await?;
         let mut threads = Vec::new();
         for thread in store.open_threads_by_wait().await? {
@@ -102,6 +106,7 @@ impl Digest {
 
     fn render(&self, template: &str) -> String {
         let mut env = Environment::new();
+        env.set_keep_trailing_newline(true);
         // Auto-escaping follows the template's name: customer text in the
         // .html one is escaped, the .txt one is left as written.
         env.add_template("digest.html", include_str!("../templates/digest.html"))
@@ -161,8 +166,16 @@ impl Digest {
 
     pub fn email(&self, config: &Config) -> OutgoingEmail {
         let subject = match self.language {
-            Language::Fr => format!("{} : {} conversation(s) en attente", self.business, self.threads.len()),
-            Language::En => format!("{}: {} conversation(s) waiting", self.business, self.threads.len()),
+            Language::Fr => format!(
+                "{} : {} conversation(s) en attente",
+                self.business,
+                self.threads.len()
+            ),
+            Language::En => format!(
+                "{}: {} conversation(s) waiting",
+                self.business,
+                self.threads.len()
+            ),
         };
         email::compose(&Draft {
             from_name: "Accueil",
@@ -182,11 +195,20 @@ impl Digest {
 
 /// Builds the digest, sends it to the owner and remembers when, so that the
 /// next one counts what is new since.
-pub async fn send(config: &Config, store: &dyn Store, mailer: &dyn Mailer, now: DateTime<Utc>) -> Result<String, DigestError> {
+pub async fn send(
+    config: &Config,
+    store: &dyn Store,
+    mailer: &dyn Mailer,
+    now: DateTime<Utc>,
+) -> Result<String, DigestError> {
     let digest = Digest::build(config, store, now).await?;
     let receipt = mailer.send(&digest.email(config)).await?;
     store.record_digest(now).await?;
-    tracing::info!(threads = digest.threads.len(), quarantined = digest.quarantined, "digest sent");
+    tracing::info!(
+        threads = digest.threads.len(),
+        quarantined = digest.quarantined,
+        "digest sent"
+    );
     Ok(receipt)
 }
 
@@ -220,8 +242,31 @@ fn reply_link(thread: &Thread) -> Option<String> {
         .iter()
         .filter(|a| a.channel == thread.channel)
         .find_map(|a| match (&a.address, thread.channel) {
-            (Address::Email(e), Channel::Webform) => Some(format!("mailto:{e}?subject={}", thread.id)),
+            (Address::Email(e), Channel::Webform) => {
+                Some(format!("mailto:{e}?subject={}", thread.id))
+            }
             (Address::Phone(p), Channel::Whatsapp) => Some(format!("https://wa.me/{}", p.digits())),
             _ => None,
         })
+}
+
+/// The next time the digest is due: `digest.time` in the business's time
+/// zone, today if still ahead, else tomorrow.
+pub fn next_run(config: &Config, after: DateTime<Utc>) -> DateTime<Utc> {
+    let tz = config.business.timezone;
+    let mut day = after.with_timezone(&tz).date_naive();
+    loop {
+        let local = day.and_time(config.digest_time);
+        // On a spring-forward day the time may not exist: take the instant after the gap.
+        let at = tz.from_local_datetime(&local).earliest().or_else(|| {
+            tz.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                .earliest()
+        });
+        if let Some(at) = at.map(|t| t.with_timezone(&Utc)) {
+            if at > after {
+                return at;
+            }
+        }
+        day = day.succ_opt().expect("dates this far are representable");
+    }
 }

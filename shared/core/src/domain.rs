@@ -234,7 +234,9 @@ impl Address {
         match kind {
             "email" => EmailAddress::parse(value).ok().map(Address::Email),
             "phone" => PhoneNumber::parse(value).ok().map(Address::Phone),
-            "bsuid" => BusinessScopedUserId::parse(value).ok().map(Address::WhatsappUser),
+            "bsuid" => BusinessScopedUserId::parse(value)
+                .ok()
+                .map(Address::WhatsappUser),
             _ => None,
         }
     }
@@ -293,7 +295,11 @@ macro_rules! random_id {
                     .strip_prefix($prefix)
                     .or_else(|| s.strip_prefix(&$prefix.to_lowercase()))
                     .ok_or(InvalidValue::ThreadId)?;
-                if body.len() == 10 && body.chars().all(|c| CROCKFORD.contains(&(c.to_ascii_uppercase() as u8))) {
+                if body.len() == 10
+                    && body
+                        .chars()
+                        .all(|c| CROCKFORD.contains(&(c.to_ascii_uppercase() as u8)))
+                {
                     Ok($name(format!("{}{}", $prefix, body.to_ascii_uppercase())))
                 } else {
                     Err(InvalidValue::ThreadId)
@@ -342,7 +348,11 @@ random_id!(
     "T-",
     "The reference of a conversation, shown to the customer in the acknowledgement."
 );
-random_id!(ContactId, "C-", "A contact: one person, however many addresses.");
+random_id!(
+    ContactId,
+    "C-",
+    "A contact: one person, however many addresses."
+);
 random_id!(MessageId, "M-", "Accueil's own id of a stored message.");
 
 /// The provider's id of a message (`wamid.…`, a form submission's uuid):
@@ -553,7 +563,12 @@ pub struct Quarantined {
 }
 
 impl Quarantined {
-    pub fn new(channel: Channel, received_at: DateTime<Utc>, reason: String, payload: &[u8]) -> Self {
+    pub fn new(
+        channel: Channel,
+        received_at: DateTime<Utc>,
+        reason: String,
+        payload: &[u8],
+    ) -> Self {
         Quarantined {
             id: uuid::Uuid::new_v4().to_string(),
             channel,
@@ -584,11 +599,23 @@ mod tests {
 
     #[test]
     fn phone_numbers_are_normalized_to_e164() {
-        assert_eq!(PhoneNumber::parse("+33 6 12 34 56 78").unwrap().as_str(), "+33612345678");
-        assert_eq!(PhoneNumber::parse("16315551181").unwrap().as_str(), "+16315551181");
-        assert_eq!(PhoneNumber::parse("+1 (631) 555-1181").unwrap().digits(), "16315551181");
+        assert_eq!(
+            PhoneNumber::parse("+33 6 12 34 56 78").unwrap().as_str(),
+            "+33612345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("16315551181").unwrap().as_str(),
+            "+16315551181"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+1 (631) 555-1181").unwrap().digits(),
+            "16315551181"
+        );
         assert_eq!(PhoneNumber::parse("06 12"), Err(InvalidValue::Phone));
-        assert_eq!(PhoneNumber::parse("+33 6 12 34 56 7a"), Err(InvalidValue::Phone));
+        assert_eq!(
+            PhoneNumber::parse("+33 6 12 34 56 7a"),
+            Err(InvalidValue::Phone)
+        );
         assert_eq!(PhoneNumber::parse("0612345678"), Err(InvalidValue::Phone));
     }
 
@@ -632,7 +659,10 @@ mod tests {
 
     #[test]
     fn a_sender_needs_an_address() {
-        assert_eq!(Sender::new(Some("x".into()), vec![]), Err(InvalidValue::Empty));
+        assert_eq!(
+            Sender::new(Some("x".into()), vec![]),
+            Err(InvalidValue::Empty)
+        );
         let s = Sender::new(
             Some("  Anne \n Martin ".into()),
             vec![Address::Phone(PhoneNumber::parse("+33612345678").unwrap())],

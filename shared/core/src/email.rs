@@ -127,17 +127,32 @@ mod tests {
 
     #[test]
     fn an_acknowledgement_is_threaded_multipart_mime_marked_auto_replied() {
-        let (from, to) = (addr("bonjour@atelier-lune.example"), addr("zoe@example.com"));
+        let (from, to) = (
+            addr("bonjour@atelier-lune.example"),
+            addr("zoe@example.com"),
+        );
         let refs = vec!["<root@mail.example>".to_string()];
         let email = compose(&draft(&from, &to, &refs));
         let raw = String::from_utf8(email.raw).unwrap();
         assert!(raw.contains("Auto-Submitted: auto-replied\r\n"), "{raw}");
-        assert!(raw.contains(&format!("Message-ID: <{}>\r\n", email.message_id)), "{raw}");
+        assert!(
+            raw.contains(&format!("Message-ID: <{}>\r\n", email.message_id)),
+            "{raw}"
+        );
         assert!(email.message_id.ends_with("@atelier-lune.example"));
-        assert!(raw.contains("In-Reply-To: <parent@mail.example>\r\n"), "{raw}");
-        assert!(raw.contains("References: <root@mail.example> <parent@mail.example>\r\n"), "{raw}");
+        assert!(
+            raw.contains("In-Reply-To: <parent@mail.example>\r\n"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("References: <root@mail.example> <parent@mail.example>\r\n"),
+            "{raw}"
+        );
         assert!(raw.contains("multipart/alternative"), "{raw}");
-        assert!(raw.contains("text/plain") && raw.contains("text/html"), "{raw}");
+        assert!(
+            raw.contains("text/plain") && raw.contains("text/html"),
+            "{raw}"
+        );
         // Non-ASCII headers are RFC 2047 encoded, never raw UTF-8.
         assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
         let headers = raw.split("\r\n\r\n").next().unwrap();
@@ -146,7 +161,10 @@ mod tests {
 
     #[test]
     fn a_name_with_a_line_break_cannot_inject_a_header() {
-        let (from, to) = (addr("bonjour@atelier-lune.example"), addr("zoe@example.com"));
+        let (from, to) = (
+            addr("bonjour@atelier-lune.example"),
+            addr("zoe@example.com"),
+        );
         let email = compose(&draft(&from, &to, &[]));
         let raw = String::from_utf8(email.raw).unwrap();
         let headers = raw.split("\r\n\r\n").next().unwrap();
@@ -156,7 +174,10 @@ mod tests {
 
     #[test]
     fn an_email_that_answers_nothing_has_no_threading_headers() {
-        let (from, to) = (addr("bonjour@atelier-lune.example"), addr("zoe@example.com"));
+        let (from, to) = (
+            addr("bonjour@atelier-lune.example"),
+            addr("zoe@example.com"),
+        );
         let mut d = draft(&from, &to, &[]);
         d.in_reply_to = None;
         d.auto_reply = false;

@@ -73,18 +73,32 @@ impl ChannelApis {
             match response {
                 Ok(r) if r.status().is_success() => {
                     let body: serde_json::Value = r.json().await.unwrap_or_default();
-                    let id = body["messages"][0]["id"].as_str().unwrap_or("sent").to_string();
+                    let id = body["messages"][0]["id"]
+                        .as_str()
+                        .unwrap_or("sent")
+                        .to_string();
                     return Ok(id);
                 }
                 Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
-                    return Err(SendError::Rejected(format!("{} answered {}", request.channel, r.status())));
+                    return Err(SendError::Rejected(format!(
+                        "{} answered {}",
+                        request.channel,
+                        r.status()
+                    )));
                 }
-                Ok(r) => last = SendError::Transient(format!("{} answered {}", request.channel, r.status())),
+                Ok(r) => {
+                    last =
+                        SendError::Transient(format!("{} answered {}", request.channel, r.status()))
+                }
                 Err(e) => {
                     last = SendError::Transient(format!(
                         "{} unreachable ({})",
                         request.channel,
-                        if e.is_timeout() { "timeout" } else { "connection failed" }
+                        if e.is_timeout() {
+                            "timeout"
+                        } else {
+                            "connection failed"
+                        }
                     ))
                 }
             }
@@ -103,7 +117,10 @@ impl ChannelSender for ChannelApis {
         match (endpoint, &self.fallback) {
             (Some(endpoint), _) => self.post(endpoint, request).await,
             (None, Some(fallback)) => fallback.send(request).await,
-            (None, None) => Err(SendError::Rejected(format!("{} has no API configured", request.channel))),
+            (None, None) => Err(SendError::Rejected(format!(
+                "{} has no API configured",
+                request.channel
+            ))),
         }
     }
 }

@@ -67,17 +67,28 @@ pub struct Forgotten {
 #[async_trait]
 pub trait Store: Send + Sync {
     /// The contact known by any of these addresses.
-    async fn find_contact(&self, addresses: &[ChannelAddress]) -> Result<Option<Contact>, StoreError>;
+    async fn find_contact(
+        &self,
+        addresses: &[ChannelAddress],
+    ) -> Result<Option<Contact>, StoreError>;
     /// Creates the contact or updates its name and addresses.
     async fn save_contact(&self, contact: &Contact) -> Result<(), StoreError>;
     /// The contact's open thread on a channel, if any.
-    async fn open_thread_of(&self, contact: &ContactId, channel: Channel) -> Result<Option<Thread>, StoreError>;
+    async fn open_thread_of(
+        &self,
+        contact: &ContactId,
+        channel: Channel,
+    ) -> Result<Option<Thread>, StoreError>;
     async fn open_thread(&self, thread: &Thread) -> Result<(), StoreError>;
     /// Adds the message to its thread unless its provider id was seen
     /// before on that channel; atomic, so a retry can never store it twice.
     async fn append_message(&self, message: &Message) -> Result<Appended, StoreError>;
     /// When acknowledgements were sent to the contact since `since`.
-    async fn acknowledgements_to(&self, contact: &ContactId, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError>;
+    async fn acknowledgements_to(
+        &self,
+        contact: &ContactId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError>;
     async fn record_acknowledgement(&self, ack: &AcknowledgementRecord) -> Result<(), StoreError>;
     /// Open threads, the one waiting longest first.
     async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError>;
@@ -86,7 +97,11 @@ pub trait Store: Send + Sync {
     async fn thread(&self, id: &ThreadId) -> Result<Option<ThreadWithMessages>, StoreError>;
     /// The thread holding a provider's message: a form's reference names a
     /// submission even when it joined an already open thread.
-    async fn thread_of_message(&self, channel: Channel, provider_id: &str) -> Result<Option<ThreadId>, StoreError>;
+    async fn thread_of_message(
+        &self,
+        channel: Channel,
+        provider_id: &str,
+    ) -> Result<Option<ThreadId>, StoreError>;
     /// Marks the thread answered; false if it does not exist or was closed.
     async fn close_thread(&self, id: &ThreadId, at: DateTime<Utc>) -> Result<bool, StoreError>;
     async fn quarantine(&self, payload: &Quarantined) -> Result<(), StoreError>;
@@ -96,7 +111,10 @@ pub trait Store: Send + Sync {
     async fn record_digest(&self, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Erases the contact known by this address, with its threads, messages
     /// and acknowledgements (a customer's right to be forgotten).
-    async fn forget_contact(&self, address: &ChannelAddress) -> Result<Option<Forgotten>, StoreError>;
+    async fn forget_contact(
+        &self,
+        address: &ChannelAddress,
+    ) -> Result<Option<Forgotten>, StoreError>;
 }
 
 #[derive(Debug, Error)]

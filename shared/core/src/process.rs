@@ -9,8 +9,8 @@ use crate::ack::{self, Skip};
 use crate::channels::{self, Outbound};
 use crate::config::Config;
 use crate::domain::{
-    AcknowledgementRecord, Contact, ContactId, Envelope, Message, MessageId, Thread,
-    ThreadId, ThreadStatus,
+    AcknowledgementRecord, Contact, ContactId, Envelope, Message, MessageId, Thread, ThreadId,
+    ThreadStatus,
 };
 use crate::ports::{Appended, ChannelSender, Clock, Job, Mailer, SendError, Store, StoreError};
 
@@ -69,7 +69,11 @@ impl Processor {
     async fn receive(&self, envelope: &Envelope) -> Result<Outcome, ProcessError> {
         let now = self.clock.now();
         let contact = self.contact_of(envelope, now).await?;
-        let thread = match self.store.open_thread_of(&contact.id, envelope.channel).await? {
+        let thread = match self
+            .store
+            .open_thread_of(&contact.id, envelope.channel)
+            .await?
+        {
             Some(thread) => thread,
             None => {
                 let thread = Thread {
@@ -104,7 +108,9 @@ impl Processor {
             tracing::info!(channel = %envelope.channel, "duplicate delivery ignored");
             return Ok(Outcome::Duplicate);
         }
-        let acknowledgement = self.acknowledge(envelope, &contact.id, &thread.id, now).await?;
+        let acknowledgement = self
+            .acknowledge(envelope, &contact.id, &thread.id, now)
+            .await?;
         tracing::info!(channel = %envelope.channel, thread = %thread.id, ?acknowledgement, "message stored");
         Ok(Outcome::Stored {
             thread: thread.id,
@@ -114,7 +120,11 @@ impl Processor {
 
     /// Finds the contact by any of the envelope's addresses, learning the
     /// ones it did not know yet (a WhatsApp user's BSUID beside their phone).
-    async fn contact_of(&self, envelope: &Envelope, now: chrono::DateTime<chrono::Utc>) -> Result<Contact, ProcessError> {
+    async fn contact_of(
+        &self,
+        envelope: &Envelope,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Contact, ProcessError> {
         let addresses = envelope.channel_addresses();
         let found = self.store.find_contact(&addresses).await?;
         let mut contact = found.clone().unwrap_or_else(|| Contact {

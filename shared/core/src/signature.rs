@@ -34,7 +34,10 @@ impl<'a> MetaSignature<'a> {
 
     pub fn verify(&self, header: Option<&str>, body: &[u8]) -> Result<(), SignatureError> {
         let header = header.ok_or(SignatureError::Missing)?;
-        let hex_sig = header.trim().strip_prefix(PREFIX).ok_or(SignatureError::Malformed)?;
+        let hex_sig = header
+            .trim()
+            .strip_prefix(PREFIX)
+            .ok_or(SignatureError::Malformed)?;
         if hex_sig.len() != 64 {
             return Err(SignatureError::Malformed);
         }
@@ -53,7 +56,8 @@ impl<'a> MetaSignature<'a> {
     }
 
     fn digest(&self, body: &[u8]) -> Vec<u8> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.app_secret).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(self.app_secret).expect("HMAC takes keys of any length");
         mac.update(body);
         mac.finalize().into_bytes().to_vec()
     }
@@ -66,7 +70,8 @@ mod tests {
     // whatsapp-api-js's vector: Meta signs the payload with non-ASCII escaped as \uXXXX.
     const SECRET: &str = "YOUR_APP_SECRET";
     const ESCAPED_BODY: &str = "Let's pretend this body is equal to the message object and can handle unicode characters like \\u307f\\u3069\\u308a\\u3044\\u308d and J'ai mang\\u00e9 des p\\u00e2tes";
-    const EXPECTED: &str = "sha256=0363007aabdf1ab579f35936651a460fb5fa1aaf40df98b1264446b72cc96688";
+    const EXPECTED: &str =
+        "sha256=0363007aabdf1ab579f35936651a460fb5fa1aaf40df98b1264446b72cc96688";
 
     #[test]
     fn a_published_vector_verifies_over_the_raw_bytes() {
@@ -79,7 +84,10 @@ mod tests {
     fn the_unescaped_body_does_not_verify() {
         let unescaped = "Let's pretend this body is equal to the message object and can handle unicode characters like みどりいろ and J'ai mangé des pâtes";
         let v = MetaSignature::new(SECRET);
-        assert_eq!(v.verify(Some(EXPECTED), unescaped.as_bytes()), Err(SignatureError::Mismatch));
+        assert_eq!(
+            v.verify(Some(EXPECTED), unescaped.as_bytes()),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -87,7 +95,10 @@ mod tests {
         let body = br#"{"object":"whatsapp_business_account"}"#;
         let header = MetaSignature::new("s1").sign(body);
         assert_eq!(MetaSignature::new("s1").verify(Some(&header), body), Ok(()));
-        assert_eq!(MetaSignature::new("s2").verify(Some(&header), body), Err(SignatureError::Mismatch));
+        assert_eq!(
+            MetaSignature::new("s2").verify(Some(&header), body),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -95,11 +106,23 @@ mod tests {
         let v = MetaSignature::new(SECRET);
         let body = ESCAPED_BODY.as_bytes();
         assert_eq!(v.verify(None, body), Err(SignatureError::Missing));
-        assert_eq!(v.verify(Some("sha256=wrong"), body), Err(SignatureError::Malformed));
-        assert_eq!(v.verify(Some(&EXPECTED[..EXPECTED.len() - 2]), body), Err(SignatureError::Malformed));
-        assert_eq!(v.verify(Some(&EXPECTED.replace("sha256=", "sha1=")), body), Err(SignatureError::Malformed));
+        assert_eq!(
+            v.verify(Some("sha256=wrong"), body),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            v.verify(Some(&EXPECTED[..EXPECTED.len() - 2]), body),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            v.verify(Some(&EXPECTED.replace("sha256=", "sha1=")), body),
+            Err(SignatureError::Malformed)
+        );
         let mut flipped = EXPECTED.to_string();
         flipped.replace_range(EXPECTED.len() - 1.., "7");
-        assert_eq!(v.verify(Some(&flipped), body), Err(SignatureError::Mismatch));
+        assert_eq!(
+            v.verify(Some(&flipped), body),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

@@ -48,7 +48,11 @@ impl Outbox {
 #[async_trait]
 impl Mailer for Outbox {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
-        let kind = if email.auto_reply { "ack-email" } else { "digest" };
+        let kind = if email.auto_reply {
+            "ack-email"
+        } else {
+            "digest"
+        };
         self.write(kind, "eml", &email.raw).await
     }
 }
@@ -58,6 +62,7 @@ impl ChannelSender for Outbox {
     /// The exact JSON body the channel's API would receive.
     async fn send(&self, request: &ApiRequest) -> Result<String, SendError> {
         let body = serde_json::to_vec(&request.body).expect("a JSON value serializes");
-        self.write(&format!("ack-{}", request.channel), "json", &body).await
+        self.write(&format!("ack-{}", request.channel), "json", &body)
+            .await
     }
 }

@@ -57,7 +57,11 @@ impl Queue for Database {
 
 impl Database {
     /// Takes the oldest available job, leasing it for `lease`.
-    pub async fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Option<Claimed>, DatabaseError> {
+    pub async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Claimed>, DatabaseError> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             let row: Option<(i64, String, u32)> = tx
@@ -94,7 +98,12 @@ impl Database {
 
     /// Records a failure: the job comes back after a backoff, or becomes a
     /// dead letter after `MAX_ATTEMPTS`.
-    pub async fn fail(&self, claimed: &Claimed, error: String, now: DateTime<Utc>) -> Result<(), DatabaseError> {
+    pub async fn fail(
+        &self,
+        claimed: &Claimed,
+        error: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), DatabaseError> {
         let (id, attempts) = (claimed.id, claimed.attempts);
         let dead = claimed.job.is_none() || attempts >= MAX_ATTEMPTS;
         let backoff = Duration::seconds(5 * 2i64.pow(attempts.min(10)));
@@ -112,8 +121,13 @@ impl Database {
     /// is the only consumer, so a lease still running belongs to one that died.
     pub async fn release_leases(&self) -> Result<usize, DatabaseError> {
         let now = time(Utc::now());
-        self.with(move |conn| Ok(conn.execute("UPDATE queue SET available_at = ?1 WHERE dead = 0 AND attempts > 0", [now])?))
-            .await
+        self.with(move |conn| {
+            Ok(conn.execute(
+                "UPDATE queue SET available_at = ?1 WHERE dead = 0 AND attempts > 0",
+                [now],
+            )?)
+        })
+        .await
     }
 
     pub async fn queue_stats(&self) -> Result<QueueStats, DatabaseError> {
@@ -121,7 +135,12 @@ impl Database {
             Ok(conn.query_row(
                 "SELECT coalesce(sum(dead = 0), 0), coalesce(sum(dead = 1), 0) FROM queue",
                 [],
-                |r| Ok(QueueStats { waiting: r.get(0)?, dead: r.get(1)? }),
+                |r| {
+                    Ok(QueueStats {
+                        waiting: r.get(0)?,
+                        dead: r.get(1)?,
+                    })
+                },
             )?)
         })
         .await

@@ -13,7 +13,11 @@ use accueil_core::ports::{Appended, Forgotten, Store, StoreError, ThreadWithMess
 use crate::database::{parse_time, time, Database, DatabaseError};
 
 fn corrupt(what: &str) -> DatabaseError {
-    DatabaseError::Sql(rusqlite::Error::InvalidColumnType(0, what.to_string(), rusqlite::types::Type::Text))
+    DatabaseError::Sql(rusqlite::Error::InvalidColumnType(
+        0,
+        what.to_string(),
+        rusqlite::types::Type::Text,
+    ))
 }
 
 fn load_contact(conn: &Connection, id: &str) -> Result<Option<Contact>, DatabaseError> {
@@ -21,7 +25,13 @@ fn load_contact(conn: &Connection, id: &str) -> Result<Option<Contact>, Database
         .query_row(
             "SELECT id, name, created_at FROM contacts WHERE id = ?1",
             [id],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?)),
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
         )
         .optional()?;
     let Some((id, name, created_at)) = row else {
@@ -75,12 +85,17 @@ impl ThreadRow {
     }
 
     fn into_thread(self, conn: &Connection) -> Result<Thread, DatabaseError> {
-        let contact = load_contact(conn, &self.contact_id)?.ok_or_else(|| corrupt("thread without contact"))?;
+        let contact = load_contact(conn, &self.contact_id)?
+            .ok_or_else(|| corrupt("thread without contact"))?;
         Ok(Thread {
             id: ThreadId::parse(&self.id).map_err(|_| corrupt("thread id"))?,
             contact,
             channel: Channel::parse(&self.channel).ok_or_else(|| corrupt("channel"))?,
-            status: if self.status == "open" { ThreadStatus::Open } else { ThreadStatus::Closed },
+            status: if self.status == "open" {
+                ThreadStatus::Open
+            } else {
+                ThreadStatus::Closed
+            },
             opened_at: parse_time(&self.opened_at)?,
             last_message_at: parse_time(&self.last_message_at)?,
             message_count: self.message_count,
@@ -90,9 +105,15 @@ impl ThreadRow {
     }
 }
 
-fn query_threads(conn: &Connection, sql_tail: &str, params: impl rusqlite::Params) -> Result<Vec<Thread>, DatabaseError> {
+fn query_threads(
+    conn: &Connection,
+    sql_tail: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Thread>, DatabaseError> {
     let mut stmt = conn.prepare(&format!("SELECT {THREAD_COLUMNS} FROM threads {sql_tail}"))?;
-    let rows = stmt.query_map(params, ThreadRow::read)?.collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt
+        .query_map(params, ThreadRow::read)?
+        .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(|r| r.into_thread(conn)).collect()
 }
 
@@ -105,13 +126,20 @@ fn status_text(status: ThreadStatus) -> &'static str {
 
 #[async_trait]
 impl Store for Database {
-    async fn find_contact(&self, addresses: &[ChannelAddress]) -> Result<Option<Contact>, StoreError> {
+    async fn find_contact(
+        &self,
+        addresses: &[ChannelAddress],
+    ) -> Result<Option<Contact>, StoreError> {
         let keys: Vec<String> = addresses.iter().map(ChannelAddress::key).collect();
         Ok(self
             .with(move |conn| {
                 for key in keys {
                     let id: Option<String> = conn
-                        .query_row("SELECT contact_id FROM contact_addresses WHERE address = ?1", [&key], |r| r.get(0))
+                        .query_row(
+                            "SELECT contact_id FROM contact_addresses WHERE address = ?1",
+                            [&key],
+                            |r| r.get(0),
+                        )
                         .optional()?;
                     if let Some(id) = id {
                         return load_contact(conn, &id);
@@ -145,12 +173,20 @@ impl Store for Database {
             .await?)
     }
 
-    async fn open_thread_of(&self, contact: &ContactId, channel: Channel) -> Result<Option<Thread>, StoreError> {
+    async fn open_thread_of(
+        &self,
+        contact: &ContactId,
+        channel: Channel,
+    ) -> Result<Option<Thread>, StoreError> {
         let (contact, channel) = (contact.to_string(), channel.as_str());
         Ok(self
             .with(move |conn| {
-                Ok(query_threads(conn, "WHERE contact_id = ?1 AND channel = ?2 AND status = 'open'", params![contact, channel])?
-                    .pop())
+                Ok(query_threads(
+                    conn,
+                    "WHERE contact_id = ?1 AND channel = ?2 AND status = 'open'",
+                    params![contact, channel],
+                )?
+                .pop())
             })
             .await?)
     }
@@ -213,7 +249,11 @@ impl Store for Database {
             .await?)
     }
 
-    async fn acknowledgements_to(&self, contact: &ContactId, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError> {
+    async fn acknowledgements_to(
+        &self,
+        contact: &ContactId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
         let contact = contact.to_string();
         Ok(self
             .with(move |conn| {
@@ -283,10 +323,12 @@ impl Store for Database {
                         id: MessageId::parse(&mid).map_err(|_| corrupt("message id"))?,
                         thread_id: thread.id.clone(),
                         channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel"))?,
-                        provider_id: ProviderMessageId::parse(&provider_id).map_err(|_| corrupt("provider id"))?,
+                        provider_id: ProviderMessageId::parse(&provider_id)
+                            .map_err(|_| corrupt("provider id"))?,
                         received_at: parse_time(&received_at)?,
                         text,
-                        attachments: serde_json::from_str(&attachments).map_err(|_| corrupt("attachments"))?,
+                        attachments: serde_json::from_str(&attachments)
+                            .map_err(|_| corrupt("attachments"))?,
                     });
                 }
                 Ok(Some(ThreadWithMessages { thread, messages }))
@@ -294,7 +336,11 @@ impl Store for Database {
             .await?)
     }
 
-    async fn thread_of_message(&self, channel: Channel, provider_id: &str) -> Result<Option<ThreadId>, StoreError> {
+    async fn thread_of_message(
+        &self,
+        channel: Channel,
+        provider_id: &str,
+    ) -> Result<Option<ThreadId>, StoreError> {
         let provider_id = provider_id.to_string();
         Ok(self
             .with(move |conn| {
@@ -305,7 +351,8 @@ impl Store for Database {
                         |r| r.get(0),
                     )
                     .optional()?;
-                id.map(|id| ThreadId::parse(&id).map_err(|_| corrupt("thread id"))).transpose()
+                id.map(|id| ThreadId::parse(&id).map_err(|_| corrupt("thread id")))
+                    .transpose()
             })
             .await?)
     }
@@ -341,7 +388,11 @@ impl Store for Database {
         let since = since.map(time).unwrap_or_default();
         Ok(self
             .with(move |conn| {
-                Ok(conn.query_row("SELECT count(*) FROM quarantine WHERE received_at > ?1", [since], |r| r.get(0))?)
+                Ok(conn.query_row(
+                    "SELECT count(*) FROM quarantine WHERE received_at > ?1",
+                    [since],
+                    |r| r.get(0),
+                )?)
             })
             .await?)
     }
@@ -349,7 +400,8 @@ impl Store for Database {
     async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self
             .with(|conn| {
-                let last: Option<String> = conn.query_row("SELECT max(sent_at) FROM digests", [], |r| r.get(0))?;
+                let last: Option<String> =
+                    conn.query_row("SELECT max(sent_at) FROM digests", [], |r| r.get(0))?;
                 Ok(last.as_deref().map(parse_time).transpose()?)
             })
             .await?)
@@ -364,7 +416,10 @@ impl Store for Database {
             .await?)
     }
 
-    async fn forget_contact(&self, address: &ChannelAddress) -> Result<Option<Forgotten>, StoreError> {
+    async fn forget_contact(
+        &self,
+        address: &ChannelAddress,
+    ) -> Result<Option<Forgotten>, StoreError> {
         let key = address.key();
         Ok(self
             .with(move |conn| {

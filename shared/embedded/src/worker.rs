@@ -20,7 +20,10 @@ const POLL: Duration = Duration::from_millis(500);
 pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch::Receiver<bool>) {
     match database.release_leases().await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(jobs = n, "jobs interrupted by an earlier stop are queued again"),
+        Ok(n) => tracing::info!(
+            jobs = n,
+            "jobs interrupted by an earlier stop are queued again"
+        ),
         Err(e) => tracing::error!(error = %e, "could not release old leases"),
     }
     loop {
@@ -40,13 +43,24 @@ pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch:
 }
 
 /// Handles one job if there is one; true if it did.
-pub async fn drain_one(database: &Database, processor: &Processor) -> Result<bool, crate::DatabaseError> {
-    let Some(claimed) = database.claim(Utc::now(), chrono::Duration::seconds(LEASE_SECONDS)).await? else {
+pub async fn drain_one(
+    database: &Database,
+    processor: &Processor,
+) -> Result<bool, crate::DatabaseError> {
+    let Some(claimed) = database
+        .claim(Utc::now(), chrono::Duration::seconds(LEASE_SECONDS))
+        .await?
+    else {
         return Ok(false);
     };
     let Some(job) = &claimed.job else {
-        tracing::error!(queue_id = claimed.id, "unreadable job set aside as a dead letter");
-        database.fail(&claimed, "unreadable job".into(), Utc::now()).await?;
+        tracing::error!(
+            queue_id = claimed.id,
+            "unreadable job set aside as a dead letter"
+        );
+        database
+            .fail(&claimed, "unreadable job".into(), Utc::now())
+            .await?;
         return Ok(true);
     };
     match processor.handle(job).await {
@@ -60,7 +74,10 @@ pub async fn drain_one(database: &Database, processor: &Processor) -> Result<boo
 }
 
 /// Handles every job available now; for `accueil` commands and tests.
-pub async fn drain(database: &Database, processor: &Processor) -> Result<usize, crate::DatabaseError> {
+pub async fn drain(
+    database: &Database,
+    processor: &Processor,
+) -> Result<usize, crate::DatabaseError> {
     let mut handled = 0;
     while drain_one(database, processor).await? {
         handled += 1;

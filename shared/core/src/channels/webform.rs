@@ -16,7 +16,10 @@ use serde_json::json;
 
 use crate::ack::AckText;
 use crate::config::Config;
-use crate::domain::{Address, Channel, EmailAddress, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender, ThreadId};
+use crate::domain::{
+    Address, Channel, EmailAddress, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender,
+    ThreadId,
+};
 use crate::email::{self, Draft, OutgoingEmail};
 use crate::ingest::{client_ip, read_body, Ingest};
 use crate::ports::Job;
@@ -88,18 +91,20 @@ fn read(headers: &HeaderMap, body: &[u8]) -> Result<Submission, Refusal> {
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        let fields = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).map_err(|_| Refusal {
-            status: StatusCode::BAD_REQUEST,
-            field: None,
-            message: "the form data could not be read".into(),
-        })?;
+        let fields =
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).map_err(|_| Refusal {
+                status: StatusCode::BAD_REQUEST,
+                field: None,
+                message: "the form data could not be read".into(),
+            })?;
         Ok(Submission { fields })
     } else if content_type.starts_with("application/json") {
-        let map = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).map_err(|_| Refusal {
-            status: StatusCode::BAD_REQUEST,
-            field: None,
-            message: "the body is not a JSON object".into(),
-        })?;
+        let map = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+            .map_err(|_| Refusal {
+                status: StatusCode::BAD_REQUEST,
+                field: None,
+                message: "the body is not a JSON object".into(),
+            })?;
         let mut fields = Vec::with_capacity(map.len());
         for (k, v) in map {
             match v {
@@ -125,7 +130,11 @@ fn read(headers: &HeaderMap, body: &[u8]) -> Result<Submission, Refusal> {
 }
 
 /// Turns a submission into an envelope, naming the first field that is missing or wrong.
-fn envelope(submission: &Submission, reference: &ThreadId, received_at: chrono::DateTime<chrono::Utc>) -> Result<Envelope, Refusal> {
+fn envelope(
+    submission: &Submission,
+    reference: &ThreadId,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Envelope, Refusal> {
     let message = submission
         .get("message")
         .ok_or_else(|| Refusal::field("message", "the field \"message\" is missing"))?;
@@ -147,7 +156,8 @@ fn envelope(submission: &Submission, reference: &ThreadId, received_at: chrono::
     let sender = Sender::new(name, addresses).expect("an email address is always present");
     Ok(Envelope {
         channel: Channel::Webform,
-        provider_id: ProviderMessageId::parse(reference.as_str()).expect("a thread id is never empty"),
+        provider_id: ProviderMessageId::parse(reference.as_str())
+            .expect("a thread id is never empty"),
         received_at,
         sender,
         text: message.to_string(),
@@ -160,7 +170,10 @@ fn envelope(submission: &Submission, reference: &ThreadId, received_at: chrono::
 }
 
 async fn submit(State(ingest): State<Arc<Ingest>>, request: Request) -> Response {
-    let connect = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let connect = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .cloned();
     let (parts, body) = match read_body(request).await {
         Ok(read) => read,
         Err(too_large) => return too_large,
@@ -172,7 +185,10 @@ async fn submit(State(ingest): State<Arc<Ingest>>, request: Request) -> Response
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
 
-    if let (Some(limiter), Some(ip)) = (&ingest.webform_limiter, client_ip(connect.as_ref(), &parts.headers)) {
+    if let (Some(limiter), Some(ip)) = (
+        &ingest.webform_limiter,
+        client_ip(connect.as_ref(), &parts.headers),
+    ) {
         if !limiter.allow(ip) {
             tracing::info!(channel = "webform", "rate limit reached for a client");
             let refusal = Refusal {
@@ -181,7 +197,9 @@ async fn submit(State(ingest): State<Arc<Ingest>>, request: Request) -> Response
                 message: "too many messages from this address; please try again in a minute".into(),
             };
             let mut response = refuse(lang, wants_json, &refusal);
-            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
             return response;
         }
     }
@@ -191,7 +209,11 @@ async fn submit(State(ingest): State<Arc<Ingest>>, request: Request) -> Response
         Err(refusal) => return refuse(lang, wants_json, &refusal),
     };
     let reference = ThreadId::generate();
-    let honeypot = ingest.config.webform.as_ref().map(|w| w.honeypot_field.as_str());
+    let honeypot = ingest
+        .config
+        .webform
+        .as_ref()
+        .map(|w| w.honeypot_field.as_str());
     if honeypot.is_some_and(|field| submission.get(field).is_some()) {
         // A robot filled the field people never see: thank it like anyone
         // else so it learns nothing, but keep and answer nothing.
@@ -215,8 +237,16 @@ fn thank(lang: Language, wants_json: bool, business: &str, reference: &ThreadId)
     }
     let business = html_escape::encode_text(business);
     let (title, line, ref_label) = match lang {
-        Language::Fr => ("Merci !", "Votre message est bien arrivé. Vous allez recevoir un email de confirmation.", "Votre référence"),
-        Language::En => ("Thank you!", "Your message has arrived. You will receive a confirmation email.", "Your reference"),
+        Language::Fr => (
+            "Merci !",
+            "Votre message est bien arrivé. Vous allez recevoir un email de confirmation.",
+            "Votre référence",
+        ),
+        Language::En => (
+            "Thank you!",
+            "Your message has arrived. You will receive a confirmation email.",
+            "Your reference",
+        ),
     };
     Html(format!(
         "<!doctype html>\n<html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title} – {business}</title></head>\n<body style=\"font-family:sans-serif;max-width:32em;margin:3em auto\"><h1>{title}</h1><p>{line}</p><p>{ref_label} : <strong>{reference}</strong></p><p>{business}</p></body></html>\n",
@@ -249,7 +279,12 @@ fn refuse(lang: Language, wants_json: bool, refusal: &Refusal) -> Response {
 }
 
 /// The acknowledgement of a form submission: an email to the address given.
-pub fn acknowledgement(config: &Config, envelope: &Envelope, to: &EmailAddress, text: &AckText) -> OutgoingEmail {
+pub fn acknowledgement(
+    config: &Config,
+    envelope: &Envelope,
+    to: &EmailAddress,
+    text: &AckText,
+) -> OutgoingEmail {
     let html = format!(
         "<!doctype html>\n<html><body style=\"font-family:sans-serif\">{}</body></html>\n",
         text.body
@@ -278,13 +313,19 @@ mod tests {
 
     fn form(body: &str) -> Result<Submission, Refusal> {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, "application/x-www-form-urlencoded".parse().unwrap());
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
         read(&headers, body.as_bytes())
     }
 
     fn json_body(body: &str) -> Result<Submission, Refusal> {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().unwrap());
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
         read(&headers, body.as_bytes())
     }
 
@@ -298,7 +339,10 @@ mod tests {
         let now = chrono::Utc::now();
         let a = form("name=Zo%C3%A9&email=zoe%40example.com&phone=%2B33+6+12+34+56+78&message=Un+g%C3%A2teau+pour+samedi+%3F").unwrap();
         let b = json_body(r#"{"name":"Zoé","email":"zoe@example.com","phone":"+33 6 12 34 56 78","message":"Un gâteau pour samedi ?"}"#).unwrap();
-        let (ea, eb) = (envelope(&a, &reference, now).unwrap(), envelope(&b, &reference, now).unwrap());
+        let (ea, eb) = (
+            envelope(&a, &reference, now).unwrap(),
+            envelope(&b, &reference, now).unwrap(),
+        );
         assert_eq!(ea, eb);
         assert_eq!(ea.text, "Un gâteau pour samedi ?");
         assert_eq!(ea.sender.name.as_deref(), Some("Zoé"));
@@ -309,13 +353,17 @@ mod tests {
     #[test]
     fn each_missing_or_wrong_field_is_named() {
         let missing = envelope_of(form("email=zoe%40example.com").unwrap()).unwrap_err();
-        assert_eq!((missing.status, missing.field), (StatusCode::BAD_REQUEST, Some("message")));
+        assert_eq!(
+            (missing.status, missing.field),
+            (StatusCode::BAD_REQUEST, Some("message"))
+        );
         let missing = envelope_of(form("message=hi&email=++").unwrap()).unwrap_err();
         assert_eq!(missing.field, Some("email"));
         assert!(missing.message.contains("missing"));
         let wrong = envelope_of(form("message=hi&email=zoe").unwrap()).unwrap_err();
         assert_eq!(wrong.field, Some("email"));
-        let wrong = envelope_of(form("message=hi&email=zoe%40example.com&phone=call+me").unwrap()).unwrap_err();
+        let wrong = envelope_of(form("message=hi&email=zoe%40example.com&phone=call+me").unwrap())
+            .unwrap_err();
         assert_eq!(wrong.field, Some("phone"));
     }
 
@@ -323,9 +371,18 @@ mod tests {
     fn other_encodings_and_non_text_json_are_refused() {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
-        assert_eq!(read(&headers, b"hi").unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert_eq!(json_body("[1]").unwrap_err().status, StatusCode::BAD_REQUEST);
-        assert!(json_body(r#"{"message": 3}"#).unwrap_err().message.contains("message"));
+        assert_eq!(
+            read(&headers, b"hi").unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            json_body("[1]").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert!(json_body(r#"{"message": 3}"#)
+            .unwrap_err()
+            .message
+            .contains("message"));
     }
 
     #[test]

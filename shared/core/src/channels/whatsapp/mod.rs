@@ -28,12 +28,18 @@ pub fn routes() -> Router<Arc<Ingest>> {
 }
 
 /// Meta checks the endpoint by sending the verify token and a challenge to echo.
-async fn handshake(State(ingest): State<Arc<Ingest>>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn handshake(
+    State(ingest): State<Arc<Ingest>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let Some(settings) = &ingest.config.whatsapp else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mode = query.get("hub.mode").map(String::as_str);
-    let token = query.get("hub.verify_token").map(String::as_bytes).unwrap_or_default();
+    let token = query
+        .get("hub.verify_token")
+        .map(String::as_bytes)
+        .unwrap_or_default();
     let expected = settings.verify_token.expose().as_bytes();
     match (mode, query.get("hub.challenge")) {
         (Some("subscribe"), Some(challenge)) if bool::from(token.ct_eq(expected)) => {
@@ -70,12 +76,22 @@ async fn receive(State(ingest): State<Arc<Ingest>>, request: Request) -> Respons
         Ok(parsed) => {
             if !parsed.unreadable.is_empty() {
                 let reason = parsed.unreadable.join("; ");
-                jobs.push(Job::Quarantine(Quarantined::new(Channel::Whatsapp, now, reason, &body)));
+                jobs.push(Job::Quarantine(Quarantined::new(
+                    Channel::Whatsapp,
+                    now,
+                    reason,
+                    &body,
+                )));
             }
             jobs.extend(parsed.envelopes.into_iter().map(Job::Message));
         }
         Err(e) => {
-            jobs.push(Job::Quarantine(Quarantined::new(Channel::Whatsapp, now, e.to_string(), &body)));
+            jobs.push(Job::Quarantine(Quarantined::new(
+                Channel::Whatsapp,
+                now,
+                e.to_string(),
+                &body,
+            )));
         }
     }
     let (messages, quarantined) = jobs.iter().fold((0, 0), |(m, q), j| match j {
@@ -85,7 +101,12 @@ async fn receive(State(ingest): State<Arc<Ingest>>, request: Request) -> Respons
     if let Err(unavailable) = ingest.enqueue(&jobs).await {
         return unavailable;
     }
-    tracing::info!(channel = "whatsapp", messages, quarantined, "webhook accepted");
+    tracing::info!(
+        channel = "whatsapp",
+        messages,
+        quarantined,
+        "webhook accepted"
+    );
     (StatusCode::OK, "ok\n").into_response()
 }
 

@@ -1,0 +1,120 @@
+//! `accueil`: Accueil on one machine. Parses the command line, sets up
+//! logging and hands each command to its module.
+
+mod local;
+mod serve;
+mod show;
+mod simulate;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "accueil",
+    version,
+    about = "A front desk for one-person businesses"
+)]
+struct Cli {
+    #[command(flatten)]
+    place: Place,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which business and which data: the same defaults for every command.
+#[derive(Args, Clone)]
+pub struct Place {
+    /// The business's configuration (TOML). Without it, the demo business.
+    #[arg(long, global = true, value_name = "FILE", env = "ACCUEIL_CONFIG_FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the database and the outbox live.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "accueil-data"
+    )]
+    pub data: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run Accueil: webhooks over HTTP, processing, the daily digest.
+    Serve(serve::ServeArgs),
+    /// Send a correctly signed webhook to a running server.
+    Simulate(simulate::SimulateArgs),
+    /// List the threads, most recent first.
+    Threads {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one thread and its messages.
+    Thread {
+        /// The thread's reference, like T-4Z7KQ2M9XA.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a thread answered: it leaves the digest.
+    Close { id: String },
+    /// Print the digest as it stands (plain text on stdout).
+    Digest {
+        /// Also write the HTML part to this file.
+        #[arg(long, value_name = "FILE.html")]
+        preview: Option<PathBuf>,
+        /// Send it to the owner now (locally: into the outbox).
+        #[arg(long)]
+        send: bool,
+    },
+    /// Check a configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Erase a contact and everything they wrote (email, phone or WhatsApp user id).
+    Forget { contact: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate FILE and name the key of any error.
+    Check { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ACCUEIL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(&cli.place, args).await,
+            Command::Simulate(args) => simulate::run(&cli.place, args).await,
+            Command::Threads { json } => show::threads(&cli.place, json).await,
+            Command::Thread { id, json } => show::thread(&cli.place, &id, json).await,
+            Command::Close { id } => show::close(&cli.place, &id).await,
+            Command::Digest { preview, send } => show::digest(&cli.place, preview, send).await,
+            Command::Config {
+                command: ConfigCommand::Check { file },
+            } => local::check_config(&file),
+            Command::Forget { contact } => show::forget(&cli.place, &contact).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("accueil: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

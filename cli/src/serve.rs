@@ -1,0 +1,127 @@
+//! `accueil serve`: the ingest router over HTTP, the queue worker and the
+//! digest timer in one process.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::Args;
+use tokio::sync::watch;
+
+use accueil_core::channels;
+use accueil_core::digest;
+use accueil_core::domain::Channel;
+use accueil_core::ingest::{self, Ingest};
+use accueil_core::ports::SystemClock;
+use accueil_embedded::worker;
+
+use crate::local::Local;
+use crate::Place;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on; 0.0.0.0 to accept from the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+}
+
+pub async fn run(place: &Place, args: ServeArgs) -> Result<()> {
+    let local = Local::open(place)?;
+    let listener = tokio::net::TcpListener::bind((args.bind, args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let address = listener.local_addr()?;
+    print_welcome(&local, address);
+
+    // Ingest and the worker share one database handle, so an enqueue wakes the worker at once.
+    let ingest = Ingest::new(
+        local.config.clone(),
+        Arc::new(local.database.clone()),
+        Arc::new(SystemClock),
+    );
+    let app = ingest::router(ingest);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let processor = Arc::new(local.processor());
+    let worker = tokio::spawn(worker::run(
+        local.database.clone(),
+        processor,
+        stop_rx.clone(),
+    ));
+    let digests = tokio::spawn(digest_timer(Arc::new(local), stop_rx));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the HTTP server stopped")?;
+
+    tracing::info!("stopping; queued jobs stay in the database for the next start");
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    digests.abort();
+    Ok(())
+}
+
+fn print_welcome(local: &Local, address: SocketAddr) {
+    let config = &local.config;
+    let base = format!("http://{address}");
+    println!(
+        "Accueil for {} ({})",
+        config.business.name, config.business.timezone
+    );
+    println!("Webhook URLs:");
+    for channel in config.enabled_channels() {
+        let (methods, path) = match channel {
+            Channel::Webform => ("POST    ", channels::webform::PATH),
+            Channel::Whatsapp => ("GET/POST", channels::whatsapp::PATH),
+        };
+        println!("  {:<9} {methods} {base}{path}", channel.as_str());
+    }
+    println!("Database: {}", local.database.path().display());
+    println!("Outbox:   {}", local.outbox.dir().display());
+    let next = digest::next_run(config, Utc::now()).with_timezone(&config.business.timezone);
+    println!("Next digest: {}", next.format("%Y-%m-%d %H:%M %Z"));
+    println!("Try: accueil simulate webform --from you@example.com --text \"Hello\"");
+}
+
+/// Sends the digest into the outbox every day at `digest.time`.
+async fn digest_timer(local: Arc<Local>, mut stop: watch::Receiver<bool>) {
+    let mailer = local.outbox.clone();
+    loop {
+        let next = digest::next_run(&local.config, Utc::now());
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        match digest::send(&local.config, &local.database, &mailer, Utc::now()).await {
+            Ok(file) => tracing::info!(file = %file, "digest written to the outbox"),
+            Err(e) => tracing::error!(error = %e, "digest failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

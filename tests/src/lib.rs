@@ -1,0 +1,250 @@
+//! The test bench: Accueil's ingest router served on a loopback port over a
+//! real SQLite file in a temporary folder, with a clock the test sets, and
+//! a local HTTP server standing in for a channel's API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+
+use accueil_core::config::{Config, LocalSecrets};
+use accueil_core::ingest::{self, Ingest};
+use accueil_core::outbound::ChannelApis;
+use accueil_core::ports::{ChannelSender, Clock};
+use accueil_core::process::Processor;
+use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
+use accueil_embedded::{worker, Database, Outbox};
+
+/// A clock the test moves by hand.
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    pub fn at(t: DateTime<Utc>) -> Arc<TestClock> {
+        Arc::new(TestClock(Mutex::new(t)))
+    }
+
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap() = t;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// A local time in Paris as UTC.
+pub fn paris(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    chrono_tz::Europe::Paris
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// Tuesday 24 November 2026, 10:00 in Paris: the demo shop is open.
+pub fn open_hours() -> DateTime<Utc> {
+    paris(2026, 11, 24, 10, 0)
+}
+
+/// Saturday 28 November 2026, 22:00 in Paris: closed until Monday.
+pub fn saturday_night() -> DateTime<Utc> {
+    paris(2026, 11, 28, 22, 0)
+}
+
+/// The demo configuration with some text replaced.
+pub fn demo_config(replacements: &[(&str, &str)]) -> Config {
+    let mut text = accueil_core::config::DEMO.to_string();
+    for (from, to) in replacements {
+        assert!(
+            text.contains(from),
+            "the demo configuration has no {from:?}"
+        );
+        text = text.replace(from, to);
+    }
+    Config::parse(&text, &LocalSecrets).expect("test configuration is valid")
+}
+
+pub const DEMO_APP_SECRET: &str = "demo-app-secret";
+
+/// Accueil on loopback: the HTTP server runs; the queue is drained when the
+/// test says so, which lets it look between acceptance and processing.
+pub struct Bench {
+    pub dir: tempfile::TempDir,
+    pub config: Arc<Config>,
+    pub database: Database,
+    pub outbox: Outbox,
+    pub clock: Arc<TestClock>,
+    pub base: String,
+    processor: Processor,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Bench {
+    pub async fn start(config: Config, now: DateTime<Utc>) -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        Bench::start_in(dir, config, now).await
+    }
+
+    /// Starts on an existing folder: a restart after a stop.
+    pub async fn start_in(dir: tempfile::TempDir, config: Config, now: DateTime<Utc>) -> Bench {
+        let config = Arc::new(config);
+        let clock = TestClock::at(now);
+        let database = Database::open(&dir.path().join("accueil.db")).unwrap();
+        let outbox = Outbox::new(dir.path().join("outbox")).unwrap();
+        let fallback: Arc<dyn ChannelSender> = Arc::new(outbox.clone());
+        let processor = Processor {
+            config: config.clone(),
+            store: Arc::new(database.clone()),
+            mailer: Arc::new(outbox.clone()),
+            sender: Arc::new(ChannelApis::new(&config, Some(fallback))),
+            clock: clock.clone(),
+        };
+        let ingest = Ingest::new(config.clone(), Arc::new(database.clone()), clock.clone());
+        let app = ingest::router(ingest);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Bench {
+            dir,
+            config,
+            database,
+            outbox,
+            clock,
+            base,
+            processor,
+            server,
+        }
+    }
+
+    /// Stops the server as a killed process would: whatever is queued stays
+    /// queued. Returns the folder for a restart.
+    pub fn kill(self) -> tempfile::TempDir {
+        self.server.abort();
+        self.dir
+    }
+
+    /// Processes everything queued, as the worker would.
+    pub async fn settle(&self) -> usize {
+        worker::drain(&self.database, &self.processor)
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Posts a WhatsApp webhook signed with the demo's app secret.
+    pub async fn post_whatsapp(&self, body: &str) -> reqwest::Response {
+        let signature = MetaSignature::new(DEMO_APP_SECRET).sign(body.as_bytes());
+        self.post(
+            "/webhooks/whatsapp",
+            "application/json",
+            &[(META_SIGNATURE_HEADER, &signature)],
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn post_form(&self, form: &str) -> reqwest::Response {
+        self.post(
+            "/webhooks/webform",
+            "application/x-www-form-urlencoded",
+            &[],
+            form.to_string(),
+        )
+        .await
+    }
+
+    /// The outbox's files, oldest first, as (name, content).
+    pub fn outbox_files(&self) -> Vec<(String, String)> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.outbox.dir())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(&p).unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A WhatsApp Cloud API text message from a phone number, as Meta sends it.
+pub fn whatsapp_text(from_digits: &str, id: &str, text: &str) -> String {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "1000", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550001111", "phone_number_id": "100200300400500" },
+            "contacts": [{ "profile": { "name": "Zoé Martin" }, "wa_id": from_digits }],
+            "messages": [{ "from": from_digits, "id": id, "timestamp": "1795900000", "type": "text", "text": { "body": text } }]
+        }}]}]
+    })
+    .to_string()
+}
+
+/// What a stand-in channel API was sent: path, Authorization header, JSON body.
+pub type Recorded = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+/// A local HTTP server standing in for the Graph API: records each request
+/// and answers as Meta does.
+pub async fn graph_api() -> (String, Recorded) {
+    let recorded: Recorded = Arc::default();
+    async fn messages(
+        State(recorded): State<Recorded>,
+        Path(phone_number_id): Path<String>,
+        headers: HeaderMap,
+        Json(body): Json<Value>,
+    ) -> Json<Value> {
+        let auth = headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        recorded
+            .lock()
+            .unwrap()
+            .push((format!("/{phone_number_id}/messages"), auth, body));
+        Json(json!({ "messaging_product": "whatsapp", "messages": [{ "id": "wamid.SENT1" }] }))
+    }
+    let app = Router::new()
+        .route("/{phone_number_id}/messages", post(messages))
+        .with_state(recorded.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, recorded)
+}

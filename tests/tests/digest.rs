@@ -1,0 +1,127 @@
+//! The owner's digest over real stored threads.
+
+use accueil_core::digest::{self, Digest};
+use accueil_core::ports::Store;
+use accueil_e2e::{demo_config, open_hours, whatsapp_text, Bench};
+
+#[tokio::test]
+async fn customer_text_is_escaped_in_the_html_digest() {
+    let bench = Bench::start(demo_config(&[]), open_hours()).await;
+    bench
+        .post_form("name=%3Cscript%3Ealert(1)%3C%2Fscript%3E&email=evil%40example.com&message=%3Cimg+src%3Dx+onerror%3Dalert(2)%3E+%26+co")
+        .await;
+    bench.settle().await;
+    let d = Digest::build(&bench.config, &bench.database, open_hours())
+        .await
+        .unwrap();
+    let html = d.html();
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+            || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(2)&gt; &amp; co"),
+        "{html}"
+    );
+    // The plain-text part keeps the text as written.
+    assert!(d.text().contains("<img src=x onerror=alert(2)> & co"));
+}
+
+#[tokio::test]
+async fn the_digest_lists_open_threads_longest_waiting_first_with_counts_since_the_last_one() {
+    let bench = Bench::start(
+        demo_config(&[("language = \"fr\"", "language = \"en\"")]),
+        open_hours(),
+    )
+    .await;
+    // Older first: the WhatsApp message carries its own timestamp (2026-11-28T…), the form takes the clock's.
+    bench
+        .post_form("name=Early&email=early%40example.com&message=First+question")
+        .await;
+    bench.settle().await;
+    bench.clock.set(open_hours() + chrono::Duration::hours(3));
+    bench
+        .post_form("name=Late&email=late%40example.com&message=Second+question")
+        .await;
+    bench.settle().await;
+
+    let now = open_hours() + chrono::Duration::hours(5);
+    let d = Digest::build(&bench.config, &bench.database, now)
+        .await
+        .unwrap();
+    assert_eq!(d.threads.len(), 2);
+    assert_eq!(d.threads[0].contact, "Early");
+    assert_eq!(d.threads[0].waited, "5 hours");
+    assert_eq!(d.threads[1].contact, "Late");
+    assert_eq!(d.threads[1].waited, "2 hours");
+    assert_eq!(d.threads[0].new_messages, 1);
+    assert_eq!(
+        d.threads[0].reply_link.as_deref(),
+        Some(&*format!(
+            "mailto:early@example.com?subject={}",
+            d.threads[0].id
+        ))
+    );
+    let text = d.text();
+    assert!(
+        text.find("Early").unwrap() < text.find("Late").unwrap(),
+        "{text}"
+    );
+
+    // Sent: it lands in the outbox addressed to the owner, and the next one counts from here.
+    digest::send(&bench.config, &bench.database, &bench.outbox, now)
+        .await
+        .unwrap();
+    let (_, eml) = bench
+        .outbox_files()
+        .into_iter()
+        .find(|(n, _)| n.contains("-digest-"))
+        .unwrap();
+    assert!(
+        eml.contains("To: <owner@atelier-lune.example>")
+            || eml.contains("owner@atelier-lune.example"),
+        "{eml}"
+    );
+    bench.clock.set(now + chrono::Duration::hours(1));
+    bench
+        .post_form("name=Late&email=late%40example.com&message=Any+news%3F")
+        .await;
+    bench.settle().await;
+    let next = Digest::build(
+        &bench.config,
+        &bench.database,
+        now + chrono::Duration::hours(2),
+    )
+    .await
+    .unwrap();
+    let late = next.threads.iter().find(|t| t.contact == "Late").unwrap();
+    let early = next.threads.iter().find(|t| t.contact == "Early").unwrap();
+    assert_eq!((late.new_messages, early.new_messages), (1, 0));
+    assert_eq!(late.excerpt, "Any news?");
+}
+
+#[tokio::test]
+async fn quarantined_payloads_are_counted_in_the_digest() {
+    let bench = Bench::start(demo_config(&[]), open_hours()).await;
+    bench
+        .post_whatsapp(r#"{"object":"whatsapp_business_account","entry":7}"#)
+        .await;
+    bench
+        .post_whatsapp(&whatsapp_text("33600000030", "wamid.D1", "Bonjour"))
+        .await;
+    bench.settle().await;
+    let d = Digest::build(&bench.config, &bench.database, open_hours())
+        .await
+        .unwrap();
+    assert_eq!(d.quarantined, 1);
+    assert!(
+        d.text()
+            .contains("1 message(s) authentique(s) illisible(s)"),
+        "{}",
+        d.text()
+    );
+    assert_eq!(bench.database.threads().await.unwrap().len(), 1);
+}
