@@ -110,7 +110,8 @@ pub async fn close(place: &Place, id: &str) -> Result<()> {
 pub async fn digest(place: &Place, preview: Option<PathBuf>, send: bool) -> Result<()> {
     let local = open(place).await?;
     let now = Utc::now();
-    let built = Digest::build(&local.config, &local.database, now).await?;
+    let dead_letters = local.database.queue_stats().await?.dead;
+    let built = Digest::build(&local.config, &local.database, dead_letters, now).await?;
     print!("{}", built.text());
     if let Some(path) = preview {
         std::fs::write(&path, built.html())
@@ -118,7 +119,7 @@ pub async fn digest(place: &Place, preview: Option<PathBuf>, send: bool) -> Resu
         eprintln!("HTML preview written to {}", path.display());
     }
     if send {
-        let file = digest::send(&local.config, &local.database, &local.outbox, now).await?;
+        let file = digest::send(&local.config, &local.database, &local.outbox, dead_letters, now).await?;
         eprintln!("Digest sent: {file}");
     }
     Ok(())

@@ -2,6 +2,9 @@
 //! real SQLite file in a temporary folder, with a clock the test sets, and
 //! a local HTTP server standing in for a channel's API.
 
+pub mod aws;
+pub mod conformance;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -11,7 +11,7 @@ async fn customer_text_is_escaped_in_the_html_digest() {
         .post_form("name=%3Cscript%3Ealert(1)%3C%2Fscript%3E&email=evil%40example.com&message=%3Cimg+src%3Dx+onerror%3Dalert(2)%3E+%26+co")
         .await;
     bench.settle().await;
-    let d = Digest::build(&bench.config, &bench.database, open_hours())
+    let d = Digest::build(&bench.config, &bench.database, 0, open_hours())
         .await
         .unwrap();
     let html = d.html();
@@ -49,7 +49,7 @@ async fn the_digest_lists_open_threads_longest_waiting_first_with_counts_since_t
     bench.settle().await;
 
     let now = open_hours() + chrono::Duration::hours(5);
-    let d = Digest::build(&bench.config, &bench.database, now)
+    let d = Digest::build(&bench.config, &bench.database, 0, now)
         .await
         .unwrap();
     assert_eq!(d.threads.len(), 2);
@@ -72,7 +72,7 @@ async fn the_digest_lists_open_threads_longest_waiting_first_with_counts_since_t
     );
 
     // Sent: it lands in the outbox addressed to the owner, and the next one counts from here.
-    digest::send(&bench.config, &bench.database, &bench.outbox, now)
+    digest::send(&bench.config, &bench.database, &bench.outbox, 0, now)
         .await
         .unwrap();
     let (_, eml) = bench
@@ -113,7 +113,7 @@ async fn quarantined_payloads_are_counted_in_the_digest() {
         .post_whatsapp(&whatsapp_text("33600000030", "wamid.D1", "Bonjour"))
         .await;
     bench.settle().await;
-    let d = Digest::build(&bench.config, &bench.database, open_hours())
+    let d = Digest::build(&bench.config, &bench.database, 0, open_hours())
         .await
         .unwrap();
     assert_eq!(d.quarantined, 1);

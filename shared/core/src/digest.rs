@@ -34,6 +34,8 @@ pub struct Digest {
     pub threads: Vec<DigestThread>,
     /// Authentic payloads that could not be read since the previous digest.
     pub quarantined: u64,
+    /// Jobs that failed every retry and wait in the dead-letter queue.
+    pub dead_letters: u64,
 }
 
 #[derive(Serialize)]
@@ -80,6 +82,7 @@ impl Digest {
     pub async fn build(
         config: &Config,
         store: &dyn Store,
+        dead_letters: u64,
         now: DateTime<Utc>,
     ) -> Result<Digest, StoreError> {
         let since = store.last_digest_at().await?;
@@ -101,6 +104,7 @@ impl Digest {
             generated_at: now,
             threads,
             quarantined: store.quarantined_since(since).await?,
+            dead_letters,
         })
     }
 
@@ -113,7 +117,7 @@ impl Digest {
             .expect("the digest HTML template parses");
         env.add_template("digest.txt", include_str!("../templates/digest.txt"))
             .expect("the digest text template parses");
-        let (labels, title, summary, quarantined_line) = match self.language {
+        let (labels, title, summary, quarantined_line, dead_letters_line) = match self.language {
             Language::Fr => (
                 &FR,
                 format!("{} : messages en attente", self.business),
@@ -125,6 +129,10 @@ impl Digest {
                 format!(
                     "{} message(s) authentique(s) illisible(s) mis de côté (accueil quarantine).",
                     self.quarantined
+                ),
+                format!(
+                    "{} message(s) n'ont pas pu être traités après plusieurs essais et attendent dans la file des échecs.",
+                    self.dead_letters
                 ),
             ),
             Language::En => (
@@ -139,6 +147,10 @@ impl Digest {
                     "{} authentic message(s) could not be read and were kept aside (accueil quarantine).",
                     self.quarantined
                 ),
+                format!(
+                    "{} message(s) could not be processed after several tries and wait in the dead-letter queue.",
+                    self.dead_letters
+                ),
             ),
         };
         env.get_template(template)
@@ -150,6 +162,8 @@ impl Digest {
                     summary,
                     quarantined => self.quarantined,
                     quarantined_line,
+                    dead_letters => self.dead_letters,
+                    dead_letters_line,
                     threads => self.threads,
                 })
             })
@@ -199,9 +213,10 @@ pub async fn send(
     config: &Config,
     store: &dyn Store,
     mailer: &dyn Mailer,
+    dead_letters: u64,
     now: DateTime<Utc>,
 ) -> Result<String, DigestError> {
-    let digest = Digest::build(config, store, now).await?;
+    let digest = Digest::build(config, store, dead_letters, now).await?;
     let receipt = mailer.send(&digest.email(config)).await?;
     store.record_digest(now).await?;
     tracing::info!(

@@ -1,0 +1,69 @@
+//! The digest function: on each scheduled invocation, one email to the owner.
+
+use aws_config::SdkConfig;
+use chrono::{DateTime, Utc};
+
+use accueil_aws::config::{self, Ssm};
+use accueil_aws::dynamodb::DynamoStore;
+use accueil_aws::env;
+use accueil_aws::ses::SesMailer;
+use accueil_aws::sqs::SqsQueue;
+use accueil_core::config::Config;
+use accueil_core::digest;
+
+pub struct DigestFunction {
+    config: Config,
+    store: DynamoStore,
+    mailer: SesMailer,
+    sqs: aws_sdk_sqs::Client,
+    dead_letter_queue: Option<String>,
+}
+
+/// What the function reads from its environment.
+pub struct Settings {
+    pub table: String,
+    /// The TOML itself, or `ssm:/path` to it.
+    pub config: String,
+    pub dead_letter_queue: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, env::EnvError> {
+        Ok(Settings {
+            table: env::required(env::TABLE)?,
+            config: env::required(env::CONFIG)?,
+            dead_letter_queue: env::optional(env::DEAD_LETTER_QUEUE_URL),
+        })
+    }
+}
+
+impl DigestFunction {
+    /// Builds the function once per cold start.
+    pub async fn new(sdk: &SdkConfig, settings: Settings) -> Result<DigestFunction, String> {
+        let config = config::load(&settings.config, &Ssm::new(sdk))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(DigestFunction {
+            config,
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table),
+            mailer: SesMailer::new(aws_sdk_ses::Client::new(sdk)),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            dead_letter_queue: settings.dead_letter_queue,
+        })
+    }
+
+    /// Sends the digest; returns SES's message id.
+    pub async fn run(&self, now: DateTime<Utc>) -> Result<String, String> {
+        // The digest still goes out if the dead-letter queue cannot be read.
+        let dead_letters = match &self.dead_letter_queue {
+            Some(url) => SqsQueue::depth(&self.sqs, url).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "dead-letter queue unreadable");
+                0
+            }),
+            None => 0,
+        };
+        digest::send(&self.config, &self.store, &self.mailer, dead_letters, now)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,39 @@
+//! The ingest function's composition: the same router as `accueil serve`,
+//! over the SQS queue.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use axum::Router;
+
+use accueil_aws::config::{self, Ssm};
+use accueil_aws::env;
+use accueil_aws::sqs::SqsQueue;
+use accueil_core::ingest::{self, Ingest};
+use accueil_core::ports::SystemClock;
+
+/// What the function reads from its environment.
+pub struct Settings {
+    pub queue_url: String,
+    /// The TOML itself, or `ssm:/path` to it.
+    pub config: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, env::EnvError> {
+        Ok(Settings {
+            queue_url: env::required(env::QUEUE_URL)?,
+            config: env::required(env::CONFIG)?,
+        })
+    }
+}
+
+/// Builds the router once per cold start.
+pub async fn router(sdk: &SdkConfig, settings: Settings) -> Result<Router, String> {
+    let config = config::load(&settings.config, &Ssm::new(sdk))
+        .await
+        .map_err(|e| e.to_string())?;
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), settings.queue_url);
+    let ingest = Ingest::new(Arc::new(config), Arc::new(queue), Arc::new(SystemClock));
+    Ok(ingest::router(ingest))
+}

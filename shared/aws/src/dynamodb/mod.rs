@@ -1,0 +1,9 @@
+//! The thread store on one DynamoDB table. The design — every item, key and
+//! access pattern — is in `TABLE.md` beside this crate.
+
+mod item;
+mod schema;
+mod store;
+
+pub use schema::{create_table, GSI_STATUS};
+pub use store::DynamoStore;

@@ -1,0 +1,656 @@
+//! `Store` on DynamoDB. Each business step is one request or one
+//! transaction; nothing here scans the table.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Duration, Utc};
+
+use accueil_core::domain::{
+    excerpt, AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Message,
+    MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus, EXCERPT_CHARS,
+};
+use accueil_core::ports::{Appended, Forgotten, Store, StoreError, ThreadWithMessages};
+
+use super::item::{get_list_s, get_n, get_opt_s, get_opt_time, get_s, get_time, item, n, s, time, Item};
+use super::schema::{GSI_STATUS, TTL_ATTRIBUTE};
+use crate::describe;
+
+/// Acknowledgement records only serve the quiet period and the daily cap.
+const ACK_RETENTION_DAYS: i64 = 3;
+const QUARANTINE_RETENTION_DAYS: i64 = 90;
+const DIGEST_RETENTION_DAYS: i64 = 400;
+/// DynamoDB items stop at 400 KB: larger quarantined payloads are split.
+const QUARANTINE_PART_BYTES: usize = 300 * 1024;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn unavailable(e: impl std::error::Error + 'static) -> StoreError {
+    StoreError::Unavailable(describe(&e))
+}
+
+fn thread_pk(id: &str) -> String {
+    format!("THREAD#{id}")
+}
+
+fn contact_pk(id: &str) -> String {
+    format!("CONTACT#{id}")
+}
+
+fn provider_pk(channel: Channel, provider_id: &str) -> String {
+    format!("PROVIDER#{channel}#{provider_id}")
+}
+
+fn status_key(status: ThreadStatus) -> &'static str {
+    match status {
+        ThreadStatus::Open => "STATUS#open",
+        ThreadStatus::Closed => "STATUS#closed",
+    }
+}
+
+fn expires(at: DateTime<Utc>, days: i64) -> AttributeValue {
+    n((at + Duration::days(days)).timestamp())
+}
+
+/// True when a transaction failed because the condition of item `index` held false.
+fn condition_failed_at<R>(e: &SdkError<TransactWriteItemsError, R>, index: usize) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .get(index)
+            .and_then(|r| r.code())
+            .is_some_and(|code| code == "ConditionalCheckFailed"),
+        _ => false,
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn put(&self, item: Item) -> Put {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .expect("table and item are set")
+    }
+
+    /// A put that fails if the item already exists.
+    fn put_new(&self, item: Item) -> Put {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("table and item are set")
+    }
+
+    fn key(pk: String, sk: &str) -> Item {
+        item([("pk", s(pk)), ("sk", s(sk))])
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix` (all of
+    /// them when it is empty).
+    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(pk));
+        query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+        };
+        let pages = query
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        Ok(pages)
+    }
+
+    async fn load_contact(&self, id: &str) -> Result<Option<Contact>, StoreError> {
+        let Some(found) = self.get(contact_pk(id), "CONTACT").await? else {
+            return Ok(None);
+        };
+        let addresses = get_list_s(&found, "addresses")?
+            .iter()
+            .map(|k| ChannelAddress::parse_key(k).ok_or_else(|| StoreError::Corrupt(format!("address {k:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Contact {
+            id: ContactId::parse(id).map_err(|_| StoreError::Corrupt("contact id".into()))?,
+            name: get_opt_s(&found, "name").map(str::to_string),
+            addresses,
+            created_at: get_time(&found, "created_at")?,
+        }))
+    }
+
+    async fn thread_from(&self, found: &Item) -> Result<Thread, StoreError> {
+        let contact_id = get_s(found, "contact_id")?;
+        let contact = self
+            .load_contact(contact_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("thread without its contact {contact_id}")))?;
+        Ok(Thread {
+            id: ThreadId::parse(get_s(found, "id")?).map_err(|_| StoreError::Corrupt("thread id".into()))?,
+            contact,
+            channel: Channel::parse(get_s(found, "channel")?).ok_or_else(|| StoreError::Corrupt("channel".into()))?,
+            status: if get_s(found, "status")? == "open" { ThreadStatus::Open } else { ThreadStatus::Closed },
+            opened_at: get_time(found, "opened_at")?,
+            last_message_at: get_time(found, "last_message_at")?,
+            message_count: get_n(found, "message_count")?,
+            last_excerpt: get_s(found, "last_excerpt")?.to_string(),
+            closed_at: get_opt_time(found, "closed_at")?,
+        })
+    }
+
+    async fn threads_with_status(&self, status: ThreadStatus) -> Result<Vec<Thread>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_STATUS)
+            .key_condition_expression("gsi1pk = :status")
+            .expression_attribute_values(":status", s(status_key(status)))
+            .scan_index_forward(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        let mut threads = Vec::with_capacity(items.len());
+        for found in &items {
+            threads.push(self.thread_from(found).await?);
+        }
+        Ok(threads)
+    }
+
+    /// Deletes keys in batches of 25, retrying what DynamoDB leaves unprocessed.
+    async fn delete_all(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        for chunk in keys.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    WriteRequest::builder()
+                        .delete_request(
+                            aws_sdk_dynamodb::types::DeleteRequest::builder()
+                                .set_key(Some(k.clone()))
+                                .build()
+                                .expect("the key is set"),
+                        )
+                        .build()
+                })
+                .collect();
+            for attempt in 0..8 {
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+            }
+            if !requests.is_empty() {
+                return Err(StoreError::Unavailable("deletions left unprocessed".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn thread_item(t: &Thread) -> Item {
+    let mut it = item([
+        ("pk", s(thread_pk(t.id.as_str()))),
+        ("sk", s("THREAD")),
+        ("id", s(t.id.as_str())),
+        ("contact_id", s(t.contact.id.as_str())),
+        ("channel", s(t.channel.as_str())),
+        ("status", s(if t.status == ThreadStatus::Open { "open" } else { "closed" })),
+        ("opened_at", s(time(t.opened_at))),
+        ("last_message_at", s(time(t.last_message_at))),
+        ("message_count", n(t.message_count)),
+        ("last_excerpt", s(&t.last_excerpt)),
+        ("gsi1pk", s(status_key(t.status))),
+        ("gsi1sk", s(format!("{}#{}", time(t.opened_at), t.id))),
+    ]);
+    if let Some(closed) = t.closed_at {
+        it.insert("closed_at".into(), s(time(closed)));
+    }
+    it
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn find_contact(&self, addresses: &[ChannelAddress]) -> Result<Option<Contact>, StoreError> {
+        for address in addresses {
+            if let Some(found) = self.get(format!("ADDRESS#{}", address.key()), "ADDRESS").await? {
+                return self.load_contact(get_s(&found, "contact_id")?).await;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn save_contact(&self, contact: &Contact) -> Result<(), StoreError> {
+        let keys: Vec<AttributeValue> = contact.addresses.iter().map(|a| s(a.key())).collect();
+        let mut it = item([
+            ("pk", s(contact_pk(contact.id.as_str()))),
+            ("sk", s("CONTACT")),
+            ("addresses", AttributeValue::L(keys)),
+            ("created_at", s(time(contact.created_at))),
+        ]);
+        if let Some(name) = &contact.name {
+            it.insert("name".into(), s(name));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        for address in &contact.addresses {
+            // An address already owned by another contact stays with it.
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item([
+                    ("pk", s(format!("ADDRESS#{}", address.key()))),
+                    ("sk", s("ADDRESS")),
+                    ("contact_id", s(contact.id.as_str())),
+                ])))
+                .condition_expression("attribute_not_exists(pk) OR contact_id = :id")
+                .expression_attribute_values(":id", s(contact.id.as_str()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn open_thread_of(&self, contact: &ContactId, channel: Channel) -> Result<Option<Thread>, StoreError> {
+        let Some(pointer) = self.get(contact_pk(contact.as_str()), &format!("OPEN#{channel}")).await? else {
+            return Ok(None);
+        };
+        let id = get_s(&pointer, "thread_id")?;
+        match self.get(thread_pk(id), "THREAD").await? {
+            Some(found) => Ok(Some(self.thread_from(&found).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn open_thread(&self, thread: &Thread) -> Result<(), StoreError> {
+        let contact = contact_pk(thread.contact.id.as_str());
+        // One open thread per contact and channel, even under concurrent deliveries.
+        let pointer = self.put_new(item([
+            ("pk", s(&contact)),
+            ("sk", s(format!("OPEN#{}", thread.channel))),
+            ("thread_id", s(thread.id.as_str())),
+        ]));
+        let membership = self.put(item([
+            ("pk", s(&contact)),
+            ("sk", s(format!("THREAD#{}", thread.id))),
+            ("thread_id", s(thread.id.as_str())),
+        ]));
+        let thread_put = self.put_new(thread_item(thread));
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(thread_put).build())
+            .transact_items(TransactWriteItem::builder().put(pointer).build())
+            .transact_items(TransactWriteItem::builder().put(membership).build())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn append_message(&self, message: &Message) -> Result<Appended, StoreError> {
+        let m = message;
+        let dedupe = self.put_new(item([
+            ("pk", s(provider_pk(m.channel, m.provider_id.as_str()))),
+            ("sk", s("PROVIDER")),
+            ("thread_id", s(m.thread_id.as_str())),
+            ("message_id", s(m.id.as_str())),
+        ]));
+        let stored = self.put(item([
+            ("pk", s(thread_pk(m.thread_id.as_str()))),
+            ("sk", s(format!("MSG#{}#{}", time(m.received_at), m.id))),
+            ("id", s(m.id.as_str())),
+            ("channel", s(m.channel.as_str())),
+            ("provider_id", s(m.provider_id.as_str())),
+            ("received_at", s(time(m.received_at))),
+            ("text", s(&m.text)),
+            ("attachments", s(serde_json::to_string(&m.attachments).expect("attachments serialize"))),
+        ]));
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
+            .update_expression("ADD message_count :one")
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .expect("table, key and expression are set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(dedupe).build())
+            .transact_items(TransactWriteItem::builder().put(stored).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e) if condition_failed_at(&e, 0) => return Ok(Appended::Duplicate),
+            Err(e) => return Err(unavailable(e)),
+        }
+        // Messages can arrive out of order: only a later one replaces the excerpt.
+        let later = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
+            .update_expression("SET last_message_at = :t, last_excerpt = :e")
+            .condition_expression("last_message_at <= :t")
+            .expression_attribute_values(":t", s(time(m.received_at)))
+            .expression_attribute_values(":e", s(excerpt(&m.text, EXCERPT_CHARS)))
+            .send()
+            .await;
+        match later {
+            Ok(_) => Ok(Appended::New),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(Appended::New),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn acknowledgements_to(&self, contact: &ContactId, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(contact_pk(contact.as_str())))
+            .expression_attribute_values(":from", s(format!("ACK#{}", time(since))))
+            .expression_attribute_values(":to", s("ACK#~"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.iter().map(|i| get_time(i, "sent_at")).collect()
+    }
+
+    async fn record_acknowledgement(&self, ack: &AcknowledgementRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item([
+                ("pk", s(contact_pk(ack.contact_id.as_str()))),
+                ("sk", s(format!("ACK#{}#{}", time(ack.sent_at), uuid::Uuid::new_v4().simple()))),
+                ("thread_id", s(ack.thread_id.as_str())),
+                ("channel", s(ack.channel.as_str())),
+                ("sent_at", s(time(ack.sent_at))),
+                ("receipt", s(&ack.receipt)),
+                (TTL_ATTRIBUTE, expires(ack.sent_at, ACK_RETENTION_DAYS)),
+            ])))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError> {
+        self.threads_with_status(ThreadStatus::Open).await
+    }
+
+    async fn threads(&self) -> Result<Vec<Thread>, StoreError> {
+        let mut all = self.threads_with_status(ThreadStatus::Open).await?;
+        all.extend(self.threads_with_status(ThreadStatus::Closed).await?);
+        all.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
+    async fn thread(&self, id: &ThreadId) -> Result<Option<ThreadWithMessages>, StoreError> {
+        let Some(found) = self.get(thread_pk(id.as_str()), "THREAD").await? else {
+            return Ok(None);
+        };
+        let thread = self.thread_from(&found).await?;
+        let mut messages = Vec::new();
+        for m in self.query_prefix(thread_pk(id.as_str()), "MSG#").await? {
+            messages.push(Message {
+                id: MessageId::parse(get_s(&m, "id")?).map_err(|_| StoreError::Corrupt("message id".into()))?,
+                thread_id: thread.id.clone(),
+                channel: Channel::parse(get_s(&m, "channel")?).ok_or_else(|| StoreError::Corrupt("channel".into()))?,
+                provider_id: ProviderMessageId::parse(get_s(&m, "provider_id")?)
+                    .map_err(|_| StoreError::Corrupt("provider id".into()))?,
+                received_at: get_time(&m, "received_at")?,
+                text: get_s(&m, "text")?.to_string(),
+                attachments: serde_json::from_str(get_s(&m, "attachments")?)
+                    .map_err(|_| StoreError::Corrupt("attachments".into()))?,
+            });
+        }
+        Ok(Some(ThreadWithMessages { thread, messages }))
+    }
+
+    async fn thread_of_message(&self, channel: Channel, provider_id: &str) -> Result<Option<ThreadId>, StoreError> {
+        match self.get(provider_pk(channel, provider_id), "PROVIDER").await? {
+            Some(found) => Ok(Some(
+                ThreadId::parse(get_s(&found, "thread_id")?).map_err(|_| StoreError::Corrupt("thread id".into()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn close_thread(&self, id: &ThreadId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(found) = self.get(thread_pk(id.as_str()), "THREAD").await? else {
+            return Ok(false);
+        };
+        if get_s(&found, "status")? != "open" {
+            return Ok(false);
+        }
+        let close = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(thread_pk(id.as_str()), "THREAD")))
+            .update_expression("SET #status = :closed, closed_at = :at, gsi1pk = :gsi")
+            .condition_expression("#status = :open")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":closed", s("closed"))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":at", s(time(at)))
+            .expression_attribute_values(":gsi", s(status_key(ThreadStatus::Closed)))
+            .build()
+            .expect("table, key and expression are set");
+        let channel = get_s(&found, "channel")?;
+        let pointer = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(contact_pk(get_s(&found, "contact_id")?), &format!("OPEN#{channel}"))))
+            .build()
+            .expect("table and key are set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(close).build())
+            .transact_items(TransactWriteItem::builder().delete(pointer).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed_at(&e, 0) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn quarantine(&self, payload: &Quarantined) -> Result<(), StoreError> {
+        let bytes = payload.payload.as_bytes();
+        let mut parts = Vec::new();
+        let mut start = 0;
+        while start < bytes.len() {
+            let mut end = (start + QUARANTINE_PART_BYTES).min(bytes.len());
+            while !payload.payload.is_char_boundary(end) {
+                end -= 1;
+            }
+            parts.push(&payload.payload[start..end]);
+            start = end;
+        }
+        for (i, part) in parts.iter().enumerate() {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item([
+                    ("pk", s(format!("QUARANTINE#{}", payload.id))),
+                    ("sk", s(format!("PART#{i:04}"))),
+                    ("data", s(*part)),
+                    (TTL_ATTRIBUTE, expires(payload.received_at, QUARANTINE_RETENTION_DAYS)),
+                ])))
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        // Written last, so a listed payload always has all its parts.
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item([
+                ("pk", s("QUARANTINE")),
+                ("sk", s(format!("{}#{}", time(payload.received_at), payload.id))),
+                ("id", s(&payload.id)),
+                ("channel", s(payload.channel.as_str())),
+                ("reason", s(&payload.reason)),
+                ("parts", n(parts.len())),
+                (TTL_ATTRIBUTE, expires(payload.received_at, QUARANTINE_RETENTION_DAYS)),
+            ])))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn quarantined_since(&self, since: Option<DateTime<Utc>>) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk > :since")
+            .expression_attribute_values(":pk", s("QUARANTINE"))
+            // Sort keys start with a year: "0" is before all of them.
+            .expression_attribute_values(":since", s(since.map(time).unwrap_or_else(|| "0".into())))
+            .select(Select::Count)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            total += page.map_err(unavailable)?.count as u64;
+        }
+        Ok(total)
+    }
+
+    async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s("DIGEST"))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items()
+            .first()
+            .map(|i| get_time(i, "sent_at"))
+            .transpose()
+    }
+
+    async fn record_digest(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item([
+                ("pk", s("DIGEST")),
+                ("sk", s(time(at))),
+                ("sent_at", s(time(at))),
+                (TTL_ATTRIBUTE, expires(at, DIGEST_RETENTION_DAYS)),
+            ])))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn forget_contact(&self, address: &ChannelAddress) -> Result<Option<Forgotten>, StoreError> {
+        let Some(owner) = self.get(format!("ADDRESS#{}", address.key()), "ADDRESS").await? else {
+            return Ok(None);
+        };
+        let contact_id = get_s(&owner, "contact_id")?.to_string();
+        let contact = self.load_contact(&contact_id).await?;
+        let mut keys = Vec::new();
+        let mut forgotten = Forgotten::default();
+        for entry in self.query_prefix(contact_pk(&contact_id), "").await? {
+            let sk = get_s(&entry, "sk")?.to_string();
+            if let Some(thread_id) = sk.strip_prefix("THREAD#") {
+                forgotten.threads += 1;
+                for member in self.query_prefix(thread_pk(thread_id), "").await? {
+                    if let (Some(channel), Some(provider_id)) = (get_opt_s(&member, "channel"), get_opt_s(&member, "provider_id")) {
+                        forgotten.messages += 1;
+                        let channel = Channel::parse(channel).ok_or_else(|| StoreError::Corrupt("channel".into()))?;
+                        keys.push(Self::key(provider_pk(channel, provider_id), "PROVIDER"));
+                    }
+                    keys.push(Self::key(thread_pk(thread_id), get_s(&member, "sk")?));
+                }
+            }
+            keys.push(Self::key(contact_pk(&contact_id), &sk));
+        }
+        let mut addresses: Vec<String> = contact.map(|c| c.addresses.iter().map(ChannelAddress::key).collect()).unwrap_or_default();
+        if !addresses.contains(&address.key()) {
+            addresses.push(address.key());
+        }
+        keys.extend(addresses.into_iter().map(|a| Self::key(format!("ADDRESS#{a}"), "ADDRESS")));
+        self.delete_all(keys).await?;
+        Ok(Some(forgotten))
+    }
+}
