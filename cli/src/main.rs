@@ -1,6 +1,7 @@
 //! `accueil`: Accueil on one machine. Parses the command line, sets up
 //! logging and hands each command to its module.
 
+mod backend;
 mod local;
 mod serve;
 mod show;
@@ -39,6 +40,10 @@ pub struct Place {
         default_value = "accueil-data"
     )]
     pub data: PathBuf,
+    /// Work on the deployed AWS table instead (ACCUEIL_TABLE, the standard
+    /// AWS variables; the configuration from --config or ACCUEIL_CONFIG).
+    #[arg(long, global = true)]
+    pub aws: bool,
 }
 
 #[derive(Subcommand)]
@@ -98,7 +103,10 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(&cli.place, args).await,
+            Command::Serve(args) => {
+                backend::local_only(&cli.place, "serve")?;
+                serve::run(&cli.place, args).await
+            }
             Command::Simulate(args) => simulate::run(&cli.place, args).await,
             Command::Threads { json } => show::threads(&cli.place, json).await,
             Command::Thread { id, json } => show::thread(&cli.place, &id, json).await,

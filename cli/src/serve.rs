@@ -100,8 +100,21 @@ async fn digest_timer(local: Arc<Local>, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
-        let dead_letters = local.database.queue_stats().await.map(|q| q.dead).unwrap_or(0);
-        match digest::send(&local.config, &local.database, &mailer, dead_letters, Utc::now()).await {
+        let dead_letters = local
+            .database
+            .queue_stats()
+            .await
+            .map(|q| q.dead)
+            .unwrap_or(0);
+        match digest::send(
+            &local.config,
+            &local.database,
+            &mailer,
+            dead_letters,
+            Utc::now(),
+        )
+        .await
+        {
             Ok(file) => tracing::info!(file = %file, "digest written to the outbox"),
             Err(e) => tracing::error!(error = %e, "digest failed"),
         }

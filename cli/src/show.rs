@@ -1,5 +1,6 @@
 //! The commands that read and change stored threads: threads, thread,
-//! close, digest, forget.
+//! close, digest, forget. They work on the local data, or with `--aws` on
+//! the deployed table.
 
 use std::path::PathBuf;
 
@@ -10,20 +11,20 @@ use accueil_core::digest::{self, Digest};
 use accueil_core::domain::{
     Address, BusinessScopedUserId, Channel, ChannelAddress, EmailAddress, PhoneNumber, ThreadId,
 };
-use accueil_core::ports::{Store, ThreadWithMessages};
+use accueil_core::ports::ThreadWithMessages;
 
-use crate::local::Local;
+use crate::backend::Backend;
 use crate::Place;
 
-/// Opens the local data. Queued jobs are left to `serve`'s worker: reading
-/// must not send acknowledgements.
-async fn open(place: &Place) -> Result<Local> {
-    Local::open(place)
+/// Opens the data. Locally, queued jobs are left to `serve`'s worker:
+/// reading must not send acknowledgements.
+async fn open(place: &Place) -> Result<Backend> {
+    Backend::open(place).await
 }
 
 pub async fn threads(place: &Place, json: bool) -> Result<()> {
-    let local = open(place).await?;
-    let threads = local.database.threads().await?;
+    let data = open(place).await?;
+    let threads = data.store.threads().await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&threads)?);
         return Ok(());
@@ -45,19 +46,19 @@ pub async fn threads(place: &Place, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn find(local: &Local, id: &str) -> Result<ThreadWithMessages> {
+async fn find(data: &Backend, id: &str) -> Result<ThreadWithMessages> {
     let reference = ThreadId::parse(id)
         .with_context(|| format!("{id:?} is not a thread reference like T-4Z7KQ2M9XA"))?;
-    if let Some(found) = local.database.thread(&reference).await? {
+    if let Some(found) = data.store.thread(&reference).await? {
         return Ok(found);
     }
     // A form's reference names the submission when it joined an open thread.
-    if let Some(thread) = local
-        .database
+    if let Some(thread) = data
+        .store
         .thread_of_message(Channel::Webform, reference.as_str())
         .await?
     {
-        if let Some(found) = local.database.thread(&thread).await? {
+        if let Some(found) = data.store.thread(&thread).await? {
             return Ok(found);
         }
     }
@@ -65,8 +66,8 @@ async fn find(local: &Local, id: &str) -> Result<ThreadWithMessages> {
 }
 
 pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
-    let local = open(place).await?;
-    let found = find(&local, id).await?;
+    let data = open(place).await?;
+    let found = find(&data, id).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
         return Ok(());
@@ -83,8 +84,8 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
         println!("  {}", a.address.display());
     }
     for m in &found.messages {
-        let local_time = m.received_at.with_timezone(&local.config.business.timezone);
-        println!("\n[{}]\n{}", local_time.format("%Y-%m-%d %H:%M"), m.text);
+        let at = m.received_at.with_timezone(&data.config.business.timezone);
+        println!("\n[{}]\n{}", at.format("%Y-%m-%d %H:%M"), m.text);
         for a in &m.attachments {
             println!("  + {} {}", a.kind, a.reference);
         }
@@ -93,10 +94,10 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
 }
 
 pub async fn close(place: &Place, id: &str) -> Result<()> {
-    let local = open(place).await?;
-    let found = find(&local, id).await?;
-    if local
-        .database
+    let data = open(place).await?;
+    let found = find(&data, id).await?;
+    if data
+        .store
         .close_thread(&found.thread.id, Utc::now())
         .await?
     {
@@ -108,10 +109,10 @@ pub async fn close(place: &Place, id: &str) -> Result<()> {
 }
 
 pub async fn digest(place: &Place, preview: Option<PathBuf>, send: bool) -> Result<()> {
-    let local = open(place).await?;
+    let data = open(place).await?;
     let now = Utc::now();
-    let dead_letters = local.database.queue_stats().await?.dead;
-    let built = Digest::build(&local.config, &local.database, dead_letters, now).await?;
+    let dead_letters = data.dead_letters().await?;
+    let built = Digest::build(&data.config, data.store.as_ref(), dead_letters, now).await?;
     print!("{}", built.text());
     if let Some(path) = preview {
         std::fs::write(&path, built.html())
@@ -119,8 +120,15 @@ pub async fn digest(place: &Place, preview: Option<PathBuf>, send: bool) -> Resu
         eprintln!("HTML preview written to {}", path.display());
     }
     if send {
-        let file = digest::send(&local.config, &local.database, &local.outbox, dead_letters, now).await?;
-        eprintln!("Digest sent: {file}");
+        let receipt = digest::send(
+            &data.config,
+            data.store.as_ref(),
+            data.mailer.as_ref(),
+            dead_letters,
+            now,
+        )
+        .await?;
+        eprintln!("Digest sent: {receipt}");
     }
     Ok(())
 }
@@ -140,15 +148,12 @@ fn address_of(text: &str) -> Result<Address> {
 }
 
 pub async fn forget(place: &Place, contact: &str) -> Result<()> {
-    let local = open(place).await?;
+    let data = open(place).await?;
     let address = address_of(contact)?;
     let mut forgotten_any = false;
     for channel in Channel::ALL {
-        if let Some(f) = local
-            .database
-            .forget_contact(&ChannelAddress::new(channel, address.clone()))
-            .await?
-        {
+        let key = ChannelAddress::new(channel, address.clone());
+        if let Some(f) = data.store.forget_contact(&key).await? {
             println!(
                 "Forgot a {} contact: {} thread(s), {} message(s).",
                 channel.label(),

@@ -30,7 +30,10 @@ pub async fn sdk() -> SdkConfig {
 
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 pub async fn table(sdk: &SdkConfig) -> String {

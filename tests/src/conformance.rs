@@ -19,8 +19,14 @@ fn contact(name: &str, email: &str, phone: &str) -> Contact {
         id: ContactId::generate(),
         name: Some(name.to_string()),
         addresses: vec![
-            ChannelAddress::new(Channel::Webform, Address::Email(EmailAddress::parse(email).unwrap())),
-            ChannelAddress::new(Channel::Webform, Address::Phone(PhoneNumber::parse(phone).unwrap())),
+            ChannelAddress::new(
+                Channel::Webform,
+                Address::Email(EmailAddress::parse(email).unwrap()),
+            ),
+            ChannelAddress::new(
+                Channel::Webform,
+                Address::Phone(PhoneNumber::parse(phone).unwrap()),
+            ),
         ],
         created_at: t0(),
     }
@@ -67,12 +73,27 @@ async fn contacts_are_found_by_any_address(store: &dyn Store) {
     assert_eq!(store.find_contact(&anne.addresses).await.unwrap(), None);
     store.save_contact(&anne).await.unwrap();
     for address in &anne.addresses {
-        assert_eq!(store.find_contact(std::slice::from_ref(address)).await.unwrap(), Some(anne.clone()));
+        assert_eq!(
+            store
+                .find_contact(std::slice::from_ref(address))
+                .await
+                .unwrap(),
+            Some(anne.clone())
+        );
     }
     // Matching is case-insensitive on email.
-    let upper = ChannelAddress::new(Channel::Webform, Address::Email(EmailAddress::parse("ANNE@example.com").unwrap()));
-    assert_eq!(store.find_contact(&[upper]).await.unwrap().map(|c| c.id), Some(anne.id.clone()));
-    let other_channel = ChannelAddress::new(Channel::Whatsapp, Address::Phone(PhoneNumber::parse("+33600000101").unwrap()));
+    let upper = ChannelAddress::new(
+        Channel::Webform,
+        Address::Email(EmailAddress::parse("ANNE@example.com").unwrap()),
+    );
+    assert_eq!(
+        store.find_contact(&[upper]).await.unwrap().map(|c| c.id),
+        Some(anne.id.clone())
+    );
+    let other_channel = ChannelAddress::new(
+        Channel::Whatsapp,
+        Address::Phone(PhoneNumber::parse("+33600000101").unwrap()),
+    );
     assert_eq!(store.find_contact(&[other_channel]).await.unwrap(), None);
 
     // Saving again updates the name and learns a new address.
@@ -83,7 +104,11 @@ async fn contacts_are_found_by_any_address(store: &dyn Store) {
         Address::Email(EmailAddress::parse("anne.martin@example.com").unwrap()),
     ));
     store.save_contact(&renamed).await.unwrap();
-    let found = store.find_contact(&renamed.addresses[2..]).await.unwrap().unwrap();
+    let found = store
+        .find_contact(&renamed.addresses[2..])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found, renamed);
 
     // An address another contact owns stays with its owner.
@@ -92,23 +117,51 @@ async fn contacts_are_found_by_any_address(store: &dyn Store) {
         ..contact("Other", "other@example.com", "+33600000102")
     };
     store.save_contact(&thief).await.unwrap();
-    assert_eq!(store.find_contact(&anne.addresses[..1]).await.unwrap().map(|c| c.id), Some(anne.id));
+    assert_eq!(
+        store
+            .find_contact(&anne.addresses[..1])
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(anne.id)
+    );
 }
 
 async fn messages_are_deduplicated_and_ordered(store: &dyn Store) {
     let bea = contact("Béa", "bea@example.com", "+33600000103");
     store.save_contact(&bea).await.unwrap();
-    assert_eq!(store.open_thread_of(&bea.id, Channel::Webform).await.unwrap(), None);
+    assert_eq!(
+        store
+            .open_thread_of(&bea.id, Channel::Webform)
+            .await
+            .unwrap(),
+        None
+    );
     let t = thread(&bea, t0());
     store.open_thread(&t).await.unwrap();
-    assert_eq!(store.open_thread_of(&bea.id, Channel::Webform).await.unwrap(), Some(t.clone()));
-    assert_eq!(store.open_thread_of(&bea.id, Channel::Whatsapp).await.unwrap(), None);
+    assert_eq!(
+        store
+            .open_thread_of(&bea.id, Channel::Webform)
+            .await
+            .unwrap(),
+        Some(t.clone())
+    );
+    assert_eq!(
+        store
+            .open_thread_of(&bea.id, Channel::Whatsapp)
+            .await
+            .unwrap(),
+        None
+    );
 
     let first = message(&t, "p-1", t0(), "Bonjour, première question");
     assert_eq!(store.append_message(&first).await.unwrap(), Appended::New);
     // The same provider id again, even under another message id, is a duplicate.
     let again = message(&t, "p-1", t0(), "Bonjour, première question");
-    assert_eq!(store.append_message(&again).await.unwrap(), Appended::Duplicate);
+    assert_eq!(
+        store.append_message(&again).await.unwrap(),
+        Appended::Duplicate
+    );
     let later = message(&t, "p-2", t0() + Duration::minutes(10), "Et une deuxième");
     assert_eq!(store.append_message(&later).await.unwrap(), Appended::New);
     // Arriving late but written earlier: counted, without taking the excerpt.
@@ -120,10 +173,29 @@ async fn messages_are_deduplicated_and_ordered(store: &dyn Store) {
     assert_eq!(full.thread.last_excerpt, "Et une deuxième");
     assert_eq!(full.thread.last_message_at, t0() + Duration::minutes(10));
     let texts: Vec<&str> = full.messages.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(texts, ["Bonjour, première question", "Entre les deux", "Et une deuxième"]);
+    assert_eq!(
+        texts,
+        [
+            "Bonjour, première question",
+            "Entre les deux",
+            "Et une deuxième"
+        ]
+    );
     assert_eq!(full.messages[0], first);
-    assert_eq!(store.thread_of_message(Channel::Webform, "p-2").await.unwrap(), Some(t.id.clone()));
-    assert_eq!(store.thread_of_message(Channel::Whatsapp, "p-2").await.unwrap(), None);
+    assert_eq!(
+        store
+            .thread_of_message(Channel::Webform, "p-2")
+            .await
+            .unwrap(),
+        Some(t.id.clone())
+    );
+    assert_eq!(
+        store
+            .thread_of_message(Channel::Whatsapp, "p-2")
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.thread(&ThreadId::generate()).await.unwrap(), None);
 }
 
@@ -137,28 +209,89 @@ async fn threads_list_by_wait_and_by_activity_and_close(store: &dyn Store) {
     let t_new = thread(&new, base + Duration::hours(2));
     store.open_thread(&t_new).await.unwrap();
     store.open_thread(&t_old).await.unwrap();
-    store.append_message(&message(&t_new, "w-1", base + Duration::hours(2), "new")).await.unwrap();
-    store.append_message(&message(&t_old, "w-2", base + Duration::hours(3), "old, again")).await.unwrap();
+    store
+        .append_message(&message(&t_new, "w-1", base + Duration::hours(2), "new"))
+        .await
+        .unwrap();
+    store
+        .append_message(&message(
+            &t_old,
+            "w-2",
+            base + Duration::hours(3),
+            "old, again",
+        ))
+        .await
+        .unwrap();
 
-    let waiting: Vec<ThreadId> = store.open_threads_by_wait().await.unwrap().into_iter().map(|t| t.id).collect();
+    let waiting: Vec<ThreadId> = store
+        .open_threads_by_wait()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
     let pos = |id: &ThreadId| waiting.iter().position(|w| w == id).unwrap();
-    assert!(pos(&t_old.id) < pos(&t_new.id), "the longest waiting comes first");
-    let by_activity: Vec<ThreadId> = store.threads().await.unwrap().into_iter().map(|t| t.id).collect();
-    assert_eq!(by_activity[0], t_old.id, "the most recent activity comes first");
+    assert!(
+        pos(&t_old.id) < pos(&t_new.id),
+        "the longest waiting comes first"
+    );
+    let by_activity: Vec<ThreadId> = store
+        .threads()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(
+        by_activity[0], t_old.id,
+        "the most recent activity comes first"
+    );
 
-    assert!(store.close_thread(&t_old.id, base + Duration::hours(4)).await.unwrap());
-    assert!(!store.close_thread(&t_old.id, base + Duration::hours(5)).await.unwrap());
-    assert!(!store.close_thread(&ThreadId::generate(), base).await.unwrap());
+    assert!(store
+        .close_thread(&t_old.id, base + Duration::hours(4))
+        .await
+        .unwrap());
+    assert!(!store
+        .close_thread(&t_old.id, base + Duration::hours(5))
+        .await
+        .unwrap());
+    assert!(!store
+        .close_thread(&ThreadId::generate(), base)
+        .await
+        .unwrap());
     let closed = store.thread(&t_old.id).await.unwrap().unwrap().thread;
     assert_eq!(closed.status, ThreadStatus::Closed);
     assert_eq!(closed.closed_at, Some(base + Duration::hours(4)));
-    assert!(!store.open_threads_by_wait().await.unwrap().iter().any(|t| t.id == t_old.id));
-    assert!(store.threads().await.unwrap().iter().any(|t| t.id == t_old.id));
-    assert_eq!(store.open_thread_of(&old.id, Channel::Webform).await.unwrap(), None);
+    assert!(!store
+        .open_threads_by_wait()
+        .await
+        .unwrap()
+        .iter()
+        .any(|t| t.id == t_old.id));
+    assert!(store
+        .threads()
+        .await
+        .unwrap()
+        .iter()
+        .any(|t| t.id == t_old.id));
+    assert_eq!(
+        store
+            .open_thread_of(&old.id, Channel::Webform)
+            .await
+            .unwrap(),
+        None
+    );
     // A new thread may open for the same contact once the old one is closed.
     let reopened = thread(&old, base + Duration::hours(6));
     store.open_thread(&reopened).await.unwrap();
-    assert_eq!(store.open_thread_of(&old.id, Channel::Webform).await.unwrap().map(|t| t.id), Some(reopened.id));
+    assert_eq!(
+        store
+            .open_thread_of(&old.id, Channel::Webform)
+            .await
+            .unwrap()
+            .map(|t| t.id),
+        Some(reopened.id)
+    );
 }
 
 async fn acknowledgements_are_read_back_by_time(store: &dyn Store) {
@@ -178,9 +311,19 @@ async fn acknowledgements_are_read_back_by_time(store: &dyn Store) {
             .await
             .unwrap();
     }
-    let since = store.acknowledgements_to(&cleo.id, t0() + Duration::hours(4)).await.unwrap();
-    assert_eq!(since, vec![t0() + Duration::hours(5), t0() + Duration::hours(10)]);
-    assert!(store.acknowledgements_to(&ContactId::generate(), t0()).await.unwrap().is_empty());
+    let since = store
+        .acknowledgements_to(&cleo.id, t0() + Duration::hours(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        since,
+        vec![t0() + Duration::hours(5), t0() + Duration::hours(10)]
+    );
+    assert!(store
+        .acknowledgements_to(&ContactId::generate(), t0())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn quarantine_and_digest_marks(store: &dyn Store) {
@@ -188,16 +331,36 @@ async fn quarantine_and_digest_marks(store: &dyn Store) {
     let small = Quarantined::new(Channel::Whatsapp, t0(), "not JSON".into(), b"%PDF");
     // Larger than one DynamoDB item can hold: it must still be kept whole.
     let large_body = format!("{{\"entry\":\"{}\"}}", "é".repeat(300 * 1024));
-    let large = Quarantined::new(Channel::Whatsapp, t0() + Duration::hours(2), "unreadable".into(), large_body.as_bytes());
+    let large = Quarantined::new(
+        Channel::Whatsapp,
+        t0() + Duration::hours(2),
+        "unreadable".into(),
+        large_body.as_bytes(),
+    );
     store.quarantine(&small).await.unwrap();
     store.quarantine(&small).await.unwrap();
     store.quarantine(&large).await.unwrap();
     assert_eq!(store.quarantined_since(None).await.unwrap(), 2);
-    assert_eq!(store.quarantined_since(Some(t0() + Duration::hours(1))).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .quarantined_since(Some(t0() + Duration::hours(1)))
+            .await
+            .unwrap(),
+        1
+    );
 
-    store.record_digest(t0() + Duration::hours(1)).await.unwrap();
-    store.record_digest(t0() + Duration::hours(3)).await.unwrap();
-    assert_eq!(store.last_digest_at().await.unwrap(), Some(t0() + Duration::hours(3)));
+    store
+        .record_digest(t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    store
+        .record_digest(t0() + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.last_digest_at().await.unwrap(),
+        Some(t0() + Duration::hours(3))
+    );
 }
 
 async fn forgetting_erases_everything_of_a_contact(store: &dyn Store) {
@@ -205,24 +368,54 @@ async fn forgetting_erases_everything_of_a_contact(store: &dyn Store) {
     store.save_contact(&dan).await.unwrap();
     let t = thread(&dan, t0());
     store.open_thread(&t).await.unwrap();
-    store.append_message(&message(&t, "f-1", t0(), "private")).await.unwrap();
-    store.append_message(&message(&t, "f-2", t0(), "more private")).await.unwrap();
+    store
+        .append_message(&message(&t, "f-1", t0(), "private"))
+        .await
+        .unwrap();
+    store
+        .append_message(&message(&t, "f-2", t0(), "more private"))
+        .await
+        .unwrap();
     store.close_thread(&t.id, t0()).await.unwrap();
     let t2 = thread(&dan, t0() + Duration::hours(1));
     store.open_thread(&t2).await.unwrap();
-    store.append_message(&message(&t2, "f-3", t0(), "again")).await.unwrap();
+    store
+        .append_message(&message(&t2, "f-3", t0(), "again"))
+        .await
+        .unwrap();
 
-    let forgotten = store.forget_contact(&dan.addresses[1]).await.unwrap().unwrap();
+    let forgotten = store
+        .forget_contact(&dan.addresses[1])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((forgotten.threads, forgotten.messages), (2, 3));
     assert_eq!(store.find_contact(&dan.addresses).await.unwrap(), None);
     assert_eq!(store.thread(&t.id).await.unwrap(), None);
-    assert_eq!(store.thread_of_message(Channel::Webform, "f-1").await.unwrap(), None);
-    assert!(!store.threads().await.unwrap().iter().any(|x| x.contact.id == dan.id));
+    assert_eq!(
+        store
+            .thread_of_message(Channel::Webform, "f-1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!store
+        .threads()
+        .await
+        .unwrap()
+        .iter()
+        .any(|x| x.contact.id == dan.id));
     assert_eq!(store.forget_contact(&dan.addresses[0]).await.unwrap(), None);
     // A forgotten provider id is new again.
     let back = contact("Dan", "dan@example.com", "+33600000107");
     store.save_contact(&back).await.unwrap();
     let t3 = thread(&back, t0());
     store.open_thread(&t3).await.unwrap();
-    assert_eq!(store.append_message(&message(&t3, "f-1", t0(), "hello")).await.unwrap(), Appended::New);
+    assert_eq!(
+        store
+            .append_message(&message(&t3, "f-1", t0(), "hello"))
+            .await
+            .unwrap(),
+        Appended::New
+    );
 }

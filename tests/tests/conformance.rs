@@ -18,18 +18,34 @@ async fn the_store_on_sqlite() {
 async fn the_store_on_dynamodb() {
     let sdk = aws::sdk().await;
     let table = aws::table(&sdk).await;
-    conformance::store(&DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)).await;
+    conformance::store(&DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+    ))
+    .await;
 }
 
 fn jobs() -> Vec<Job> {
     let payload = whatsapp_text("33600000201", "wamid.Q", "Bonjour");
-    let parsed = accueil_core::channels::whatsapp::payload::parse(payload.as_bytes(), chrono::Utc::now()).unwrap();
+    let parsed =
+        accueil_core::channels::whatsapp::payload::parse(payload.as_bytes(), chrono::Utc::now())
+            .unwrap();
     let large = format!("{{\"pad\":\"{}\"}}", "x".repeat(600 * 1024));
     vec![
         Job::Message(parsed.envelopes[0].clone()),
-        Job::Quarantine(Quarantined::new(Channel::Whatsapp, chrono::Utc::now(), "unreadable".into(), b"%PDF")),
+        Job::Quarantine(Quarantined::new(
+            Channel::Whatsapp,
+            chrono::Utc::now(),
+            "unreadable".into(),
+            b"%PDF",
+        )),
         // Near the webhook size limit: more than SQS takes as is.
-        Job::Quarantine(Quarantined::new(Channel::Whatsapp, chrono::Utc::now(), "unreadable".into(), large.as_bytes())),
+        Job::Quarantine(Quarantined::new(
+            Channel::Whatsapp,
+            chrono::Utc::now(),
+            "unreadable".into(),
+            large.as_bytes(),
+        )),
     ]
 }
 
@@ -56,7 +72,11 @@ async fn the_queue_on_sqlite() {
     let database = Database::open(&dir.path().join("accueil.db")).unwrap();
     queue_conformance(&database, || async {
         let mut jobs = Vec::new();
-        while let Some(claimed) = database.claim(chrono::Utc::now(), chrono::Duration::seconds(60)).await.unwrap() {
+        while let Some(claimed) = database
+            .claim(chrono::Utc::now(), chrono::Duration::seconds(60))
+            .await
+            .unwrap()
+        {
             jobs.push(claimed.job.unwrap());
             database.complete(claimed.id).await.unwrap();
         }
@@ -74,14 +94,26 @@ async fn the_queue_on_sqs() {
     queue_conformance(&queue, || async {
         let mut jobs = Vec::new();
         loop {
-            let out = client.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+            let out = client
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
             let messages = out.messages.unwrap_or_default();
             if messages.is_empty() {
                 break;
             }
             for m in messages {
                 jobs.push(sqs::decode(m.body.as_deref().unwrap()).unwrap());
-                client.delete_message().queue_url(&url).receipt_handle(m.receipt_handle.unwrap()).send().await.unwrap();
+                client
+                    .delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
             }
         }
         jobs

@@ -93,6 +93,7 @@ async fn the_digest_lists_open_threads_longest_waiting_first_with_counts_since_t
     let next = Digest::build(
         &bench.config,
         &bench.database,
+        0,
         now + chrono::Duration::hours(2),
     )
     .await

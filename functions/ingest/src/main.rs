@@ -3,7 +3,10 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ACCUEIL_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ACCUEIL_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_ansi(false)
         .without_time()
         .init();

@@ -55,7 +55,11 @@ pub async fn handle(processor: &Processor, event: SqsEvent) -> SqsBatchResponse 
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let outcome = match record.body.as_deref().map(sqs::decode) {
-            Some(Ok(job)) => processor.handle(&job).await.map(|_| ()).map_err(|e| e.to_string()),
+            Some(Ok(job)) => processor
+                .handle(&job)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             Some(Err(e)) => Err(e.to_string()),
             None => Err("the record has no body".to_string()),
         };

@@ -37,9 +37,9 @@ impl Mailer for SesMailer {
             .send()
             .await
             .map_err(|e| {
-                let rejected = e
-                    .as_service_error()
-                    .is_some_and(|se| se.is_message_rejected() || se.is_mail_from_domain_not_verified_exception());
+                let rejected = e.as_service_error().is_some_and(|se| {
+                    se.is_message_rejected() || se.is_mail_from_domain_not_verified_exception()
+                });
                 // The error names the cause, never the recipient.
                 let text = describe(&e);
                 if rejected {

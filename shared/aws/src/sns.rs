@@ -38,7 +38,9 @@ impl SmsSender for SnsTexter {
             .send()
             .await
             .map_err(|e| {
-                let rejected = e.as_service_error().is_some_and(|se| se.is_invalid_parameter_exception());
+                let rejected = e
+                    .as_service_error()
+                    .is_some_and(|se| se.is_invalid_parameter_exception());
                 if rejected {
                     SendError::Rejected(describe(&e))
                 } else {

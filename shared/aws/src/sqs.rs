@@ -40,9 +40,15 @@ pub fn encode(job: &Job) -> Result<String, QueueError> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     gz.write_all(json.as_bytes()).expect("writing to memory");
     let zipped = gz.finish().expect("writing to memory");
-    let body = format!("{GZIP_PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(zipped));
+    let body = format!(
+        "{GZIP_PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(zipped)
+    );
     if body.len() > SQS_LIMIT {
-        return Err(QueueError(format!("a job of {} bytes is too large for SQS", json.len())));
+        return Err(QueueError(format!(
+            "a job of {} bytes is too large for SQS",
+            json.len()
+        )));
     }
     Ok(body)
 }
@@ -66,7 +72,10 @@ pub fn decode(body: &str) -> Result<Job, DecodeError> {
 
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>) -> SqsQueue {
-        SqsQueue { client, url: url.into() }
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
     }
 
     /// How many messages wait in a queue (the dead-letter queue, for the digest).
@@ -109,12 +118,22 @@ mod tests {
 
     #[test]
     fn small_jobs_are_plain_json_and_large_ones_round_trip_gzipped() {
-        let small = Job::Quarantine(Quarantined::new(Channel::Whatsapp, chrono::Utc::now(), "x".into(), b"{}"));
+        let small = Job::Quarantine(Quarantined::new(
+            Channel::Whatsapp,
+            chrono::Utc::now(),
+            "x".into(),
+            b"{}",
+        ));
         assert!(encode(&small).unwrap().starts_with('{'));
         assert_eq!(decode(&encode(&small).unwrap()).unwrap(), small);
 
         let payload = format!("{{\"entry\":\"{}\"}}", "ab".repeat(400 * 1024));
-        let large = Job::Quarantine(Quarantined::new(Channel::Whatsapp, chrono::Utc::now(), "x".into(), payload.as_bytes()));
+        let large = Job::Quarantine(Quarantined::new(
+            Channel::Whatsapp,
+            chrono::Utc::now(),
+            "x".into(),
+            payload.as_bytes(),
+        ));
         let body = encode(&large).unwrap();
         assert!(body.starts_with(GZIP_PREFIX) && body.len() < SQS_LIMIT);
         assert_eq!(decode(&body).unwrap(), large);

@@ -39,7 +39,9 @@ pub fn get_s<'a>(item: &'a Item, key: &str) -> Result<&'a str, StoreError> {
 }
 
 pub fn get_opt_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
-    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 pub fn get_n<T: std::str::FromStr>(item: &Item, key: &str) -> Result<T, StoreError> {

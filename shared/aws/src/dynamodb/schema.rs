@@ -2,8 +2,8 @@
 //! the same table for deployments; this is for tests and local AWS APIs.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -35,7 +35,11 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
         .index_name(GSI_STATUS)
         .key_schema(key("gsi1pk", KeyType::Hash))
         .key_schema(key("gsi1sk", KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()
         .map_err(|e| e.to_string())?;
     client

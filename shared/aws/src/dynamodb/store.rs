@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, Select, TransactWriteItem, Update, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 
@@ -14,7 +16,9 @@ use accueil_core::domain::{
 };
 use accueil_core::ports::{Appended, Forgotten, Store, StoreError, ThreadWithMessages};
 
-use super::item::{get_list_s, get_n, get_opt_s, get_opt_time, get_s, get_time, item, n, s, time, Item};
+use super::item::{
+    get_list_s, get_n, get_opt_s, get_opt_time, get_s, get_time, item, n, s, time, Item,
+};
 use super::schema::{GSI_STATUS, TTL_ATTRIBUTE};
 use crate::describe;
 
@@ -144,7 +148,10 @@ impl DynamoStore {
         };
         let addresses = get_list_s(&found, "addresses")?
             .iter()
-            .map(|k| ChannelAddress::parse_key(k).ok_or_else(|| StoreError::Corrupt(format!("address {k:?}"))))
+            .map(|k| {
+                ChannelAddress::parse_key(k)
+                    .ok_or_else(|| StoreError::Corrupt(format!("address {k:?}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Contact {
             id: ContactId::parse(id).map_err(|_| StoreError::Corrupt("contact id".into()))?,
@@ -156,15 +163,20 @@ impl DynamoStore {
 
     async fn thread_from(&self, found: &Item) -> Result<Thread, StoreError> {
         let contact_id = get_s(found, "contact_id")?;
-        let contact = self
-            .load_contact(contact_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("thread without its contact {contact_id}")))?;
+        let contact = self.load_contact(contact_id).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!("thread without its contact {contact_id}"))
+        })?;
         Ok(Thread {
-            id: ThreadId::parse(get_s(found, "id")?).map_err(|_| StoreError::Corrupt("thread id".into()))?,
+            id: ThreadId::parse(get_s(found, "id")?)
+                .map_err(|_| StoreError::Corrupt("thread id".into()))?,
             contact,
-            channel: Channel::parse(get_s(found, "channel")?).ok_or_else(|| StoreError::Corrupt("channel".into()))?,
-            status: if get_s(found, "status")? == "open" { ThreadStatus::Open } else { ThreadStatus::Closed },
+            channel: Channel::parse(get_s(found, "channel")?)
+                .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
+            status: if get_s(found, "status")? == "open" {
+                ThreadStatus::Open
+            } else {
+                ThreadStatus::Closed
+            },
             opened_at: get_time(found, "opened_at")?,
             last_message_at: get_time(found, "last_message_at")?,
             message_count: get_n(found, "message_count")?,
@@ -245,7 +257,14 @@ fn thread_item(t: &Thread) -> Item {
         ("id", s(t.id.as_str())),
         ("contact_id", s(t.contact.id.as_str())),
         ("channel", s(t.channel.as_str())),
-        ("status", s(if t.status == ThreadStatus::Open { "open" } else { "closed" })),
+        (
+            "status",
+            s(if t.status == ThreadStatus::Open {
+                "open"
+            } else {
+                "closed"
+            }),
+        ),
         ("opened_at", s(time(t.opened_at))),
         ("last_message_at", s(time(t.last_message_at))),
         ("message_count", n(t.message_count)),
@@ -261,9 +280,15 @@ fn thread_item(t: &Thread) -> Item {
 
 #[async_trait]
 impl Store for DynamoStore {
-    async fn find_contact(&self, addresses: &[ChannelAddress]) -> Result<Option<Contact>, StoreError> {
+    async fn find_contact(
+        &self,
+        addresses: &[ChannelAddress],
+    ) -> Result<Option<Contact>, StoreError> {
         for address in addresses {
-            if let Some(found) = self.get(format!("ADDRESS#{}", address.key()), "ADDRESS").await? {
+            if let Some(found) = self
+                .get(format!("ADDRESS#{}", address.key()), "ADDRESS")
+                .await?
+            {
                 return self.load_contact(get_s(&found, "contact_id")?).await;
             }
         }
@@ -305,15 +330,24 @@ impl Store for DynamoStore {
                 .await;
             match result {
                 Ok(_) => {}
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(unavailable(e)),
             }
         }
         Ok(())
     }
 
-    async fn open_thread_of(&self, contact: &ContactId, channel: Channel) -> Result<Option<Thread>, StoreError> {
-        let Some(pointer) = self.get(contact_pk(contact.as_str()), &format!("OPEN#{channel}")).await? else {
+    async fn open_thread_of(
+        &self,
+        contact: &ContactId,
+        channel: Channel,
+    ) -> Result<Option<Thread>, StoreError> {
+        let Some(pointer) = self
+            .get(contact_pk(contact.as_str()), &format!("OPEN#{channel}"))
+            .await?
+        else {
             return Ok(None);
         };
         let id = get_s(&pointer, "thread_id")?;
@@ -364,7 +398,10 @@ impl Store for DynamoStore {
             ("provider_id", s(m.provider_id.as_str())),
             ("received_at", s(time(m.received_at))),
             ("text", s(&m.text)),
-            ("attachments", s(serde_json::to_string(&m.attachments).expect("attachments serialize"))),
+            (
+                "attachments",
+                s(serde_json::to_string(&m.attachments).expect("attachments serialize")),
+            ),
         ]));
         let count = Update::builder()
             .table_name(&self.table)
@@ -400,12 +437,21 @@ impl Store for DynamoStore {
             .await;
         match later {
             Ok(_) => Ok(Appended::New),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(Appended::New),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Appended::New)
+            }
             Err(e) => Err(unavailable(e)),
         }
     }
 
-    async fn acknowledgements_to(&self, contact: &ContactId, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, StoreError> {
+    async fn acknowledgements_to(
+        &self,
+        contact: &ContactId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
         let items = self
             .client
             .query()
@@ -430,7 +476,14 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item([
                 ("pk", s(contact_pk(ack.contact_id.as_str()))),
-                ("sk", s(format!("ACK#{}#{}", time(ack.sent_at), uuid::Uuid::new_v4().simple()))),
+                (
+                    "sk",
+                    s(format!(
+                        "ACK#{}#{}",
+                        time(ack.sent_at),
+                        uuid::Uuid::new_v4().simple()
+                    )),
+                ),
                 ("thread_id", s(ack.thread_id.as_str())),
                 ("channel", s(ack.channel.as_str())),
                 ("sent_at", s(time(ack.sent_at))),
@@ -450,7 +503,11 @@ impl Store for DynamoStore {
     async fn threads(&self) -> Result<Vec<Thread>, StoreError> {
         let mut all = self.threads_with_status(ThreadStatus::Open).await?;
         all.extend(self.threads_with_status(ThreadStatus::Closed).await?);
-        all.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at).then_with(|| a.id.cmp(&b.id)));
+        all.sort_by(|a, b| {
+            b.last_message_at
+                .cmp(&a.last_message_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         Ok(all)
     }
 
@@ -462,9 +519,11 @@ impl Store for DynamoStore {
         let mut messages = Vec::new();
         for m in self.query_prefix(thread_pk(id.as_str()), "MSG#").await? {
             messages.push(Message {
-                id: MessageId::parse(get_s(&m, "id")?).map_err(|_| StoreError::Corrupt("message id".into()))?,
+                id: MessageId::parse(get_s(&m, "id")?)
+                    .map_err(|_| StoreError::Corrupt("message id".into()))?,
                 thread_id: thread.id.clone(),
-                channel: Channel::parse(get_s(&m, "channel")?).ok_or_else(|| StoreError::Corrupt("channel".into()))?,
+                channel: Channel::parse(get_s(&m, "channel")?)
+                    .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
                 provider_id: ProviderMessageId::parse(get_s(&m, "provider_id")?)
                     .map_err(|_| StoreError::Corrupt("provider id".into()))?,
                 received_at: get_time(&m, "received_at")?,
@@ -476,10 +535,18 @@ impl Store for DynamoStore {
         Ok(Some(ThreadWithMessages { thread, messages }))
     }
 
-    async fn thread_of_message(&self, channel: Channel, provider_id: &str) -> Result<Option<ThreadId>, StoreError> {
-        match self.get(provider_pk(channel, provider_id), "PROVIDER").await? {
+    async fn thread_of_message(
+        &self,
+        channel: Channel,
+        provider_id: &str,
+    ) -> Result<Option<ThreadId>, StoreError> {
+        match self
+            .get(provider_pk(channel, provider_id), "PROVIDER")
+            .await?
+        {
             Some(found) => Ok(Some(
-                ThreadId::parse(get_s(&found, "thread_id")?).map_err(|_| StoreError::Corrupt("thread id".into()))?,
+                ThreadId::parse(get_s(&found, "thread_id")?)
+                    .map_err(|_| StoreError::Corrupt("thread id".into()))?,
             )),
             None => Ok(None),
         }
@@ -507,7 +574,10 @@ impl Store for DynamoStore {
         let channel = get_s(&found, "channel")?;
         let pointer = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key(contact_pk(get_s(&found, "contact_id")?), &format!("OPEN#{channel}"))))
+            .set_key(Some(Self::key(
+                contact_pk(get_s(&found, "contact_id")?),
+                &format!("OPEN#{channel}"),
+            )))
             .build()
             .expect("table and key are set");
         let result = self
@@ -544,7 +614,10 @@ impl Store for DynamoStore {
                     ("pk", s(format!("QUARANTINE#{}", payload.id))),
                     ("sk", s(format!("PART#{i:04}"))),
                     ("data", s(*part)),
-                    (TTL_ATTRIBUTE, expires(payload.received_at, QUARANTINE_RETENTION_DAYS)),
+                    (
+                        TTL_ATTRIBUTE,
+                        expires(payload.received_at, QUARANTINE_RETENTION_DAYS),
+                    ),
                 ])))
                 .send()
                 .await
@@ -556,12 +629,18 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item([
                 ("pk", s("QUARANTINE")),
-                ("sk", s(format!("{}#{}", time(payload.received_at), payload.id))),
+                (
+                    "sk",
+                    s(format!("{}#{}", time(payload.received_at), payload.id)),
+                ),
                 ("id", s(&payload.id)),
                 ("channel", s(payload.channel.as_str())),
                 ("reason", s(&payload.reason)),
                 ("parts", n(parts.len())),
-                (TTL_ATTRIBUTE, expires(payload.received_at, QUARANTINE_RETENTION_DAYS)),
+                (
+                    TTL_ATTRIBUTE,
+                    expires(payload.received_at, QUARANTINE_RETENTION_DAYS),
+                ),
             ])))
             .send()
             .await
@@ -622,8 +701,14 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn forget_contact(&self, address: &ChannelAddress) -> Result<Option<Forgotten>, StoreError> {
-        let Some(owner) = self.get(format!("ADDRESS#{}", address.key()), "ADDRESS").await? else {
+    async fn forget_contact(
+        &self,
+        address: &ChannelAddress,
+    ) -> Result<Option<Forgotten>, StoreError> {
+        let Some(owner) = self
+            .get(format!("ADDRESS#{}", address.key()), "ADDRESS")
+            .await?
+        else {
             return Ok(None);
         };
         let contact_id = get_s(&owner, "contact_id")?.to_string();
@@ -635,9 +720,13 @@ impl Store for DynamoStore {
             if let Some(thread_id) = sk.strip_prefix("THREAD#") {
                 forgotten.threads += 1;
                 for member in self.query_prefix(thread_pk(thread_id), "").await? {
-                    if let (Some(channel), Some(provider_id)) = (get_opt_s(&member, "channel"), get_opt_s(&member, "provider_id")) {
+                    if let (Some(channel), Some(provider_id)) = (
+                        get_opt_s(&member, "channel"),
+                        get_opt_s(&member, "provider_id"),
+                    ) {
                         forgotten.messages += 1;
-                        let channel = Channel::parse(channel).ok_or_else(|| StoreError::Corrupt("channel".into()))?;
+                        let channel = Channel::parse(channel)
+                            .ok_or_else(|| StoreError::Corrupt("channel".into()))?;
                         keys.push(Self::key(provider_pk(channel, provider_id), "PROVIDER"));
                     }
                     keys.push(Self::key(thread_pk(thread_id), get_s(&member, "sk")?));
@@ -645,11 +734,17 @@ impl Store for DynamoStore {
             }
             keys.push(Self::key(contact_pk(&contact_id), &sk));
         }
-        let mut addresses: Vec<String> = contact.map(|c| c.addresses.iter().map(ChannelAddress::key).collect()).unwrap_or_default();
+        let mut addresses: Vec<String> = contact
+            .map(|c| c.addresses.iter().map(ChannelAddress::key).collect())
+            .unwrap_or_default();
         if !addresses.contains(&address.key()) {
             addresses.push(address.key());
         }
-        keys.extend(addresses.into_iter().map(|a| Self::key(format!("ADDRESS#{a}"), "ADDRESS")));
+        keys.extend(
+            addresses
+                .into_iter()
+                .map(|a| Self::key(format!("ADDRESS#{a}"), "ADDRESS")),
+        );
         self.delete_all(keys).await?;
         Ok(Some(forgotten))
     }

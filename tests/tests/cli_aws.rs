@@ -1,0 +1,146 @@
+//! `accueil … --aws`: the inspecting commands against the DynamoDB table and
+//! SES of the local AWS API, through the real binary.
+
+use std::process::{Command, Output};
+
+use accueil_aws::dynamodb::DynamoStore;
+use accueil_core::domain::{
+    Address, Channel, ChannelAddress, Contact, ContactId, EmailAddress, Message, MessageId,
+    ProviderMessageId, Thread, ThreadId, ThreadStatus,
+};
+use accueil_core::ports::Store;
+use accueil_e2e::aws;
+use serde_json::Value;
+
+/// The `accueil` binary cargo built beside this test.
+fn accueil_binary() -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let binary = dir.join("accueil");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the suite with scripts/test (cargo test --workspace)",
+        binary.display()
+    );
+    binary
+}
+
+fn run(table: &str, config: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(accueil_binary())
+        .args(args)
+        .arg("--aws")
+        .arg("--config")
+        .arg(config)
+        .env("ACCUEIL_TABLE", table)
+        .env("AWS_ENDPOINT_URL", aws::endpoint())
+        .env("AWS_REGION", aws::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("ACCUEIL_DLQ_URL")
+        .output()
+        .unwrap()
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
+    let sdk = aws::sdk().await;
+    let table = aws::table(&sdk).await;
+    aws::verify_sender(&sdk, "bonjour@atelier-lune.example").await;
+    let owner = format!("{}@example.com", aws::unique("owner"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("accueil.toml");
+    std::fs::write(
+        &config,
+        accueil_core::config::DEMO.replace("owner@atelier-lune.example", &owner),
+    )
+    .unwrap();
+
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+    let now = chrono::Utc::now();
+    let contact = Contact {
+        id: ContactId::generate(),
+        name: Some("Zoé".into()),
+        addresses: vec![ChannelAddress::new(
+            Channel::Webform,
+            Address::Email(EmailAddress::parse("zoe.aws@example.com").unwrap()),
+        )],
+        created_at: now,
+    };
+    store.save_contact(&contact).await.unwrap();
+    let thread = Thread {
+        id: ThreadId::generate(),
+        contact: contact.clone(),
+        channel: Channel::Webform,
+        status: ThreadStatus::Open,
+        opened_at: now,
+        last_message_at: now,
+        message_count: 0,
+        last_excerpt: String::new(),
+        closed_at: None,
+    };
+    store.open_thread(&thread).await.unwrap();
+    store
+        .append_message(&Message {
+            id: MessageId::generate(),
+            thread_id: thread.id.clone(),
+            channel: Channel::Webform,
+            provider_id: ProviderMessageId::parse(thread.id.as_str()).unwrap(),
+            received_at: now,
+            text: "Depuis le nuage".into(),
+            attachments: vec![],
+        })
+        .await
+        .unwrap();
+
+    let listed: Value =
+        serde_json::from_str(&ok(&run(&table, &config, &["threads", "--json"]))).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], thread.id.as_str());
+    let one: Value = serde_json::from_str(&ok(&run(
+        &table,
+        &config,
+        &["thread", thread.id.as_str(), "--json"],
+    )))
+    .unwrap();
+    assert_eq!(one["messages"][0]["text"], "Depuis le nuage");
+
+    let digest = ok(&run(&table, &config, &["digest", "--send"]));
+    assert!(digest.contains("Depuis le nuage"), "{digest}");
+    let sent = aws::sent_emails().await;
+    assert_eq!(
+        sent.iter().filter(|(to, _)| to.contains(&owner)).count(),
+        1,
+        "the digest went out through SES"
+    );
+
+    assert!(ok(&run(&table, &config, &["close", thread.id.as_str()])).contains("closed"));
+    assert!(store.open_threads_by_wait().await.unwrap().is_empty());
+    assert!(
+        ok(&run(&table, &config, &["forget", "zoe.aws@example.com"]))
+            .contains("1 thread(s), 1 message(s)")
+    );
+    assert!(store.threads().await.unwrap().is_empty());
+
+    let refused = run(&table, &config, &["serve"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("runs locally"));
+    let missing = Command::new(accueil_binary())
+        .args(["threads", "--aws"])
+        .env_remove("ACCUEIL_TABLE")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("ACCUEIL_TABLE"));
+}
