@@ -3,7 +3,6 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 pub const REGION: &str = "us-east-1";
 
@@ -16,11 +15,8 @@ pub fn endpoint() -> String {
 }
 
 pub async fn sdk() -> SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(accueil_aws::https_client())
         .region(Region::new(REGION))
         .endpoint_url(endpoint())
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))

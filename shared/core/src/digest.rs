@@ -90,6 +90,8 @@ impl Digest {
         for thread in store.open_threads_by_wait().await? {
             let new_messages = match since {
                 None => thread.message_count as usize,
+                // Nothing new: no need to read the thread's messages.
+                Some(since) if thread.last_message_at <= since => 0,
                 Some(since) => store
                     .thread(&thread.id)
                     .await?

@@ -2,7 +2,7 @@
 //! channel with no `api_base_url` writes to the outbox instead; on AWS the
 //! public API is the default.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,9 +14,22 @@ use crate::ports::{ApiRequest, ChannelSender, SendError};
 const ATTEMPTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// An HTTP client builder trusting Mozilla's roots (the same set the AWS
+/// SDK's client is given), with no system certificate store to read.
+pub fn http_client() -> reqwest::ClientBuilder {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+        .fold(reqwest::Client::builder(), |builder, root| {
+            builder.add_root_certificate(root)
+        })
+        .tls_built_in_root_certs(false)
+}
+
 /// Where each channel's API requests go.
 pub struct ChannelApis {
-    client: reqwest::Client,
+    /// Built on first use: most cold starts acknowledge by email and never need it.
+    client: OnceLock<reqwest::Client>,
     whatsapp: Option<Endpoint>,
     /// Used for channels with no endpoint (the local outbox).
     fallback: Option<Arc<dyn ChannelSender>>,
@@ -42,16 +55,21 @@ impl ChannelApis {
                 token: w.access_token.clone(),
             })
         });
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .user_agent(concat!("accueil/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds with rustls");
         ChannelApis {
-            client,
+            client: OnceLock::new(),
             whatsapp,
             fallback,
         }
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            http_client()
+                .timeout(TIMEOUT)
+                .user_agent(concat!("accueil/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the HTTP client builds with rustls")
+        })
     }
 
     async fn post(&self, endpoint: &Endpoint, request: &ApiRequest) -> Result<String, SendError> {
@@ -62,7 +80,7 @@ impl ChannelApis {
                 tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
             }
             let response = self
-                .client
+                .client()
                 .post(&url)
                 .bearer_auth(endpoint.token.expose())
                 .json(&request.body)

@@ -1,6 +1,8 @@
 //! `Store` on DynamoDB. Each business step is one request or one
 //! transaction; nothing here scans the table.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -166,23 +168,7 @@ impl DynamoStore {
         let contact = self.load_contact(contact_id).await?.ok_or_else(|| {
             StoreError::Corrupt(format!("thread without its contact {contact_id}"))
         })?;
-        Ok(Thread {
-            id: ThreadId::parse(get_s(found, "id")?)
-                .map_err(|_| StoreError::Corrupt("thread id".into()))?,
-            contact,
-            channel: Channel::parse(get_s(found, "channel")?)
-                .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
-            status: if get_s(found, "status")? == "open" {
-                ThreadStatus::Open
-            } else {
-                ThreadStatus::Closed
-            },
-            opened_at: get_time(found, "opened_at")?,
-            last_message_at: get_time(found, "last_message_at")?,
-            message_count: get_n(found, "message_count")?,
-            last_excerpt: get_s(found, "last_excerpt")?.to_string(),
-            closed_at: get_opt_time(found, "closed_at")?,
-        })
+        thread_of(found, contact)
     }
 
     async fn threads_with_status(&self, status: ThreadStatus) -> Result<Vec<Thread>, StoreError> {
@@ -200,9 +186,18 @@ impl DynamoStore {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(unavailable)?;
+        // Read each contact once, however many threads it has.
+        let mut contacts: HashMap<String, Contact> = HashMap::new();
         let mut threads = Vec::with_capacity(items.len());
         for found in &items {
-            threads.push(self.thread_from(found).await?);
+            let contact_id = get_s(found, "contact_id")?;
+            if !contacts.contains_key(contact_id) {
+                let contact = self.load_contact(contact_id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("thread without its contact {contact_id}"))
+                })?;
+                contacts.insert(contact_id.to_string(), contact);
+            }
+            threads.push(thread_of(found, contacts[contact_id].clone())?);
         }
         Ok(threads)
     }
@@ -248,6 +243,26 @@ impl DynamoStore {
         }
         Ok(())
     }
+}
+
+fn thread_of(found: &Item, contact: Contact) -> Result<Thread, StoreError> {
+    Ok(Thread {
+        id: ThreadId::parse(get_s(found, "id")?)
+            .map_err(|_| StoreError::Corrupt("thread id".into()))?,
+        contact,
+        channel: Channel::parse(get_s(found, "channel")?)
+            .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
+        status: if get_s(found, "status")? == "open" {
+            ThreadStatus::Open
+        } else {
+            ThreadStatus::Closed
+        },
+        opened_at: get_time(found, "opened_at")?,
+        last_message_at: get_time(found, "last_message_at")?,
+        message_count: get_n(found, "message_count")?,
+        last_excerpt: get_s(found, "last_excerpt")?.to_string(),
+        closed_at: get_opt_time(found, "closed_at")?,
+    })
 }
 
 fn thread_item(t: &Thread) -> Item {

@@ -1,0 +1,256 @@
+//! Measures each Lambda function's release build as Lambda would start it:
+//! stripped binary size, cold start (process start to first answer) against
+//! a loopback Lambda Runtime API and the loopback AWS API, and peak memory,
+//! beside an empty `lambda_http` function built with the same profile.
+//!
+//! Run through `scripts/bench`, which builds the binaries and starts the
+//! local AWS API.
+
+mod runtime_api;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use accueil_core::domain::{Address, Channel, EmailAddress, Envelope, ProviderMessageId, ReplyTarget, Sender, ThreadId};
+use accueil_core::ports::Job;
+use runtime_api::RuntimeApi;
+
+const SENDER: &str = "bonjour@atelier-lune.example";
+
+struct Function {
+    name: &'static str,
+    binary: PathBuf,
+    env: Vec<(&'static str, String)>,
+    /// A fresh event per run, and whether the answer is the expected one.
+    event: fn(usize) -> Value,
+    check: fn(&str) -> bool,
+}
+
+struct Measure {
+    ready: Duration,
+    answer: Duration,
+    peak_kib: u64,
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// Peak resident memory of a running process (Linux `VmHWM`).
+fn peak_memory_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc status")
+}
+
+async fn cold_start(api: &RuntimeApi, runtime_address: &str, function: &Function, run: usize) -> Result<Measure> {
+    api.arm((function.event)(run));
+    let started = Instant::now();
+    let mut child = Command::new(&function.binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function.name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", function.name))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", std::env::var("ACCUEIL_TEST_AWS_ENDPOINT")?)
+        .env("ACCUEIL_LOG", "warn")
+        .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", function.binary.display()))?;
+    let answered = tokio::time::timeout(Duration::from_secs(20), api.answered.notified()).await;
+    let peak_kib = peak_memory_kib(child.id()).unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    answered.with_context(|| format!("{} did not answer within 20 s", function.name))?;
+    let invocation = api.invocation.lock().unwrap();
+    let (answered_at, answer) = invocation.answer.clone().context("no answer recorded")?;
+    let ready_at = invocation.ready_at.context("the function never asked for an event")?;
+    match answer {
+        Ok(body) if (function.check)(&body) => {}
+        Ok(body) => bail!("{} answered something unexpected: {body}", function.name),
+        Err(e) => bail!("{} failed: {e}", function.name),
+    }
+    Ok(Measure {
+        ready: ready_at - started,
+        answer: answered_at - started,
+        peak_kib,
+    })
+}
+
+fn http_event(path: &str, content_type: &str, body: &str) -> Value {
+    json!({
+        "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path, "rawQueryString": "",
+        "headers": { "content-type": content_type, "accept": "application/json" },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
+            "requestId": "bench", "routeKey": format!("POST {path}"), "stage": "$default",
+            "time": "24/Nov/2026:09:00:00 +0000", "timeEpoch": 1795510800000i64,
+            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "bench" }
+        },
+        "body": body, "isBase64Encoded": false
+    })
+}
+
+fn form_event(run: usize) -> Value {
+    http_event(
+        "/webhooks/webform",
+        "application/x-www-form-urlencoded",
+        &format!("name=Bench&email=bench{run}%40example.com&message=Bonjour"),
+    )
+}
+
+fn sqs_event(run: usize) -> Value {
+    let reference = ThreadId::generate();
+    let email = EmailAddress::parse(&format!("process{run}.{}@example.com", uuid::Uuid::new_v4().simple())).unwrap();
+    let job = Job::Message(Envelope {
+        channel: Channel::Webform,
+        provider_id: ProviderMessageId::parse(reference.as_str()).unwrap(),
+        received_at: accueil_core::ports::Clock::now(&accueil_core::ports::SystemClock),
+        sender: Sender::new(Some("Bench".into()), vec![Address::Email(email.clone())]).unwrap(),
+        text: "Bonjour".into(),
+        attachments: vec![],
+        reply_to: ReplyTarget::Webform { email, reference },
+    });
+    json!({ "Records": [{
+        "messageId": format!("bench-{run}"), "receiptHandle": "h", "body": accueil_aws::sqs::encode(&job).unwrap(),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:accueil", "awsRegion": "us-east-1"
+    }]})
+}
+
+fn answered_200(body: &str) -> bool {
+    serde_json::from_str::<Value>(body).is_ok_and(|v| v["statusCode"] == 200)
+}
+
+fn no_batch_failures(body: &str) -> bool {
+    serde_json::from_str::<Value>(body).is_ok_and(|v| v["batchItemFailures"].as_array().is_some_and(|f| f.is_empty()))
+}
+
+fn digest_sent(body: &str) -> bool {
+    serde_json::from_str::<Value>(body).is_ok_and(|v| v["sent"].is_string())
+}
+
+async fn provision() -> Result<(String, String)> {
+    // The functions and this program read the same local AWS API.
+    let endpoint = std::env::var("ACCUEIL_TEST_AWS_ENDPOINT")
+        .context("ACCUEIL_TEST_AWS_ENDPOINT is not set: run scripts/bench, which starts the local AWS API")?;
+    std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    let sdk = accueil_aws::sdk_config().await;
+    let table = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    accueil_aws::dynamodb::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let queue = aws_sdk_sqs::Client::new(&sdk)
+        .create_queue()
+        .queue_name(&table)
+        .send()
+        .await?
+        .queue_url
+        .context("no queue URL")?;
+    aws_sdk_ses::Client::new(&sdk)
+        .verify_email_identity()
+        .email_address(SENDER)
+        .send()
+        .await?;
+    Ok((table, queue))
+}
+
+fn size_mib(path: &Path) -> f64 {
+    std::fs::metadata(path).map(|m| m.len() as f64 / (1024.0 * 1024.0)).unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut runs = 10usize;
+    let mut bin_dir = PathBuf::from("target/release");
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => runs = args.next().context("--runs N")?.parse()?,
+            "--bin-dir" => bin_dir = args.next().context("--bin-dir DIR")?.into(),
+            other => bail!("unknown argument {other:?} (--runs N, --bin-dir DIR)"),
+        }
+    }
+    let (table, queue) = provision().await?;
+    let config = accueil_core::config::DEMO.to_string();
+    let functions = [
+        Function {
+            name: "empty-lambda",
+            binary: bin_dir.join("empty-lambda"),
+            env: vec![],
+            event: form_event,
+            check: answered_200,
+        },
+        Function {
+            name: "accueil-ingest",
+            binary: bin_dir.join("accueil-ingest"),
+            env: vec![("ACCUEIL_QUEUE_URL", queue.clone()), ("ACCUEIL_CONFIG", config.clone())],
+            event: form_event,
+            check: answered_200,
+        },
+        Function {
+            name: "accueil-process",
+            binary: bin_dir.join("accueil-process"),
+            env: vec![("ACCUEIL_TABLE", table.clone()), ("ACCUEIL_CONFIG", config.clone())],
+            event: sqs_event,
+            check: no_batch_failures,
+        },
+        Function {
+            name: "accueil-digest",
+            binary: bin_dir.join("accueil-digest"),
+            env: vec![("ACCUEIL_TABLE", table.clone()), ("ACCUEIL_CONFIG", config.clone())],
+            event: |_| json!({ "source": "aws.scheduler" }),
+            check: digest_sent,
+        },
+    ];
+
+    let api = RuntimeApi::default();
+    let address = api.serve().await;
+    let mut rows = Vec::new();
+    for function in &functions {
+        let mut measures = Vec::new();
+        for run in 0..runs {
+            measures.push(cold_start(&api, &address, function, run).await?);
+        }
+        rows.push((function, measures));
+    }
+
+    let empty_answer = median(rows[0].1.iter().map(|m| m.answer).collect());
+    println!("Median of {runs} cold starts each; invocation: ingest a web form onto SQS, process one SQS record (DynamoDB + SES), digest one email (DynamoDB + SES); empty-lambda answers the ingest event.\n");
+    println!("| function | binary (stripped) | ready for events | first answer | vs empty | peak memory |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (function, measures) in &rows {
+        let ready = median(measures.iter().map(|m| m.ready).collect());
+        let answer = median(measures.iter().map(|m| m.answer).collect());
+        let peak = measures.iter().map(|m| m.peak_kib).max().unwrap_or(0);
+        println!(
+            "| {} | {:.1} MiB | {:.1} ms | {:.1} ms | {:.2}× | {:.1} MiB |",
+            function.name,
+            size_mib(&function.binary),
+            ready.as_secs_f64() * 1000.0,
+            answer.as_secs_f64() * 1000.0,
+            answer.as_secs_f64() / empty_answer.as_secs_f64(),
+            peak as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
