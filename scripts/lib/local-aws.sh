@@ -17,7 +17,10 @@ start_local_aws() {
     mkdir -p target
     local port
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+    # The recorder (used by the template test to see which AWS actions the
+    # functions call) writes under target/, not in the working tree.
+    MOTO_RECORDER_FILEPATH="$PWD/target/moto-recording.jsonl" \
+        "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
     LOCAL_AWS_PID=$!
     trap 'kill "$LOCAL_AWS_PID" 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use accueil_core::domain::{Address, Channel, EmailAddress, Envelope, ProviderMessageId, ReplyTarget, Sender, ThreadId};
+use accueil_core::domain::{
+    Address, Channel, EmailAddress, Envelope, ProviderMessageId, ReplyTarget, Sender, ThreadId,
+};
 use accueil_core::ports::Job;
 use runtime_api::RuntimeApi;
 
@@ -51,7 +53,12 @@ fn peak_memory_kib(pid: u32) -> Result<u64> {
         .context("no VmHWM in /proc status")
 }
 
-async fn cold_start(api: &RuntimeApi, runtime_address: &str, function: &Function, run: usize) -> Result<Measure> {
+async fn cold_start(
+    api: &RuntimeApi,
+    runtime_address: &str,
+    function: &Function,
+    run: usize,
+) -> Result<Measure> {
     api.arm((function.event)(run));
     let started = Instant::now();
     let mut child = Command::new(&function.binary)
@@ -61,12 +68,18 @@ async fn cold_start(api: &RuntimeApi, runtime_address: &str, function: &Function
         .env("AWS_LAMBDA_FUNCTION_NAME", function.name)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", function.name))
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", function.name),
+        )
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_ENDPOINT_URL", std::env::var("ACCUEIL_TEST_AWS_ENDPOINT")?)
+        .env(
+            "AWS_ENDPOINT_URL",
+            std::env::var("ACCUEIL_TEST_AWS_ENDPOINT")?,
+        )
         .env("ACCUEIL_LOG", "warn")
         .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
@@ -80,7 +93,9 @@ async fn cold_start(api: &RuntimeApi, runtime_address: &str, function: &Function
     answered.with_context(|| format!("{} did not answer within 20 s", function.name))?;
     let invocation = api.invocation.lock().unwrap();
     let (answered_at, answer) = invocation.answer.clone().context("no answer recorded")?;
-    let ready_at = invocation.ready_at.context("the function never asked for an event")?;
+    let ready_at = invocation
+        .ready_at
+        .context("the function never asked for an event")?;
     match answer {
         Ok(body) if (function.check)(&body) => {}
         Ok(body) => bail!("{} answered something unexpected: {body}", function.name),
@@ -117,7 +132,11 @@ fn form_event(run: usize) -> Value {
 
 fn sqs_event(run: usize) -> Value {
     let reference = ThreadId::generate();
-    let email = EmailAddress::parse(&format!("process{run}.{}@example.com", uuid::Uuid::new_v4().simple())).unwrap();
+    let email = EmailAddress::parse(&format!(
+        "process{run}.{}@example.com",
+        uuid::Uuid::new_v4().simple()
+    ))
+    .unwrap();
     let job = Job::Message(Envelope {
         channel: Channel::Webform,
         provider_id: ProviderMessageId::parse(reference.as_str()).unwrap(),
@@ -139,7 +158,11 @@ fn answered_200(body: &str) -> bool {
 }
 
 fn no_batch_failures(body: &str) -> bool {
-    serde_json::from_str::<Value>(body).is_ok_and(|v| v["batchItemFailures"].as_array().is_some_and(|f| f.is_empty()))
+    serde_json::from_str::<Value>(body).is_ok_and(|v| {
+        v["batchItemFailures"]
+            .as_array()
+            .is_some_and(|f| f.is_empty())
+    })
 }
 
 fn digest_sent(body: &str) -> bool {
@@ -148,8 +171,9 @@ fn digest_sent(body: &str) -> bool {
 
 async fn provision() -> Result<(String, String)> {
     // The functions and this program read the same local AWS API.
-    let endpoint = std::env::var("ACCUEIL_TEST_AWS_ENDPOINT")
-        .context("ACCUEIL_TEST_AWS_ENDPOINT is not set: run scripts/bench, which starts the local AWS API")?;
+    let endpoint = std::env::var("ACCUEIL_TEST_AWS_ENDPOINT").context(
+        "ACCUEIL_TEST_AWS_ENDPOINT is not set: run scripts/bench, which starts the local AWS API",
+    )?;
     std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
     std::env::set_var("AWS_REGION", "us-east-1");
     std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
@@ -175,7 +199,9 @@ async fn provision() -> Result<(String, String)> {
 }
 
 fn size_mib(path: &Path) -> f64 {
-    std::fs::metadata(path).map(|m| m.len() as f64 / (1024.0 * 1024.0)).unwrap_or(0.0)
+    std::fs::metadata(path)
+        .map(|m| m.len() as f64 / (1024.0 * 1024.0))
+        .unwrap_or(0.0)
 }
 
 #[tokio::main]
@@ -203,21 +229,30 @@ async fn main() -> Result<()> {
         Function {
             name: "accueil-ingest",
             binary: bin_dir.join("accueil-ingest"),
-            env: vec![("ACCUEIL_QUEUE_URL", queue.clone()), ("ACCUEIL_CONFIG", config.clone())],
+            env: vec![
+                ("ACCUEIL_QUEUE_URL", queue.clone()),
+                ("ACCUEIL_CONFIG", config.clone()),
+            ],
             event: form_event,
             check: answered_200,
         },
         Function {
             name: "accueil-process",
             binary: bin_dir.join("accueil-process"),
-            env: vec![("ACCUEIL_TABLE", table.clone()), ("ACCUEIL_CONFIG", config.clone())],
+            env: vec![
+                ("ACCUEIL_TABLE", table.clone()),
+                ("ACCUEIL_CONFIG", config.clone()),
+            ],
             event: sqs_event,
             check: no_batch_failures,
         },
         Function {
             name: "accueil-digest",
             binary: bin_dir.join("accueil-digest"),
-            env: vec![("ACCUEIL_TABLE", table.clone()), ("ACCUEIL_CONFIG", config.clone())],
+            env: vec![
+                ("ACCUEIL_TABLE", table.clone()),
+                ("ACCUEIL_CONFIG", config.clone()),
+            ],
             event: |_| json!({ "source": "aws.scheduler" }),
             check: digest_sent,
         },

@@ -37,7 +37,10 @@ impl RuntimeApi {
     pub async fn serve(&self) -> String {
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(self.clone());
@@ -75,17 +78,30 @@ async fn next(State(api): State<RuntimeApi>) -> Response {
         .unwrap()
         .as_millis()
         + 30_000;
-    headers.insert("lambda-runtime-aws-request-id", HeaderValue::from_static("bench-request-1"));
-    headers.insert("lambda-runtime-deadline-ms", HeaderValue::from_str(&deadline.to_string()).unwrap());
+    headers.insert(
+        "lambda-runtime-aws-request-id",
+        HeaderValue::from_static("bench-request-1"),
+    );
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        HeaderValue::from_str(&deadline.to_string()).unwrap(),
+    );
     headers.insert(
         "lambda-runtime-invoked-function-arn",
         HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:bench"),
     );
-    headers.insert("lambda-runtime-trace-id", HeaderValue::from_static("Root=1-00000000-000000000000000000000000"));
+    headers.insert(
+        "lambda-runtime-trace-id",
+        HeaderValue::from_static("Root=1-00000000-000000000000000000000000"),
+    );
     (StatusCode::OK, headers, event.to_string()).into_response()
 }
 
-async fn response(State(api): State<RuntimeApi>, Path(_id): Path<String>, body: String) -> StatusCode {
+async fn response(
+    State(api): State<RuntimeApi>,
+    Path(_id): Path<String>,
+    body: String,
+) -> StatusCode {
     api.record(Ok(body));
     StatusCode::ACCEPTED
 }

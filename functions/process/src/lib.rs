@@ -10,8 +10,8 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use accueil_aws::config::{self, Ssm};
 use accueil_aws::dynamodb::DynamoStore;
 use accueil_aws::env;
+use accueil_aws::job;
 use accueil_aws::ses::SesMailer;
-use accueil_aws::sqs;
 use accueil_core::outbound::ChannelApis;
 use accueil_core::ports::SystemClock;
 use accueil_core::process::Processor;
@@ -54,7 +54,7 @@ pub async fn handle(processor: &Processor, event: SqsEvent) -> SqsBatchResponse 
     let mut failures = Vec::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let outcome = match record.body.as_deref().map(sqs::decode) {
+        let outcome = match record.body.as_deref().map(job::decode) {
             Some(Ok(job)) => processor
                 .handle(&job)
                 .await

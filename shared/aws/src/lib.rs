@@ -6,6 +6,7 @@ pub mod config;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod env;
+pub mod job;
 #[cfg(feature = "ses")]
 pub mod ses;
 #[cfg(feature = "sns")]
@@ -14,8 +15,8 @@ pub mod sns;
 pub mod sqs;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use aws_sdk_ssm::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use base64::Engine;
 
 /// The SDK configuration from the standard AWS variables (`AWS_REGION`,
