@@ -6,6 +6,7 @@
 //! Run through `scripts/bench`, which builds the binaries and starts the
 //! local AWS API.
 
+mod cost;
 mod runtime_api;
 
 use std::path::{Path, PathBuf};
@@ -269,7 +270,8 @@ async fn main() -> Result<()> {
         rows.push((function, measures));
     }
 
-    let empty_answer = median(rows[0].1.iter().map(|m| m.answer).collect());
+    let answer_of = |i: usize| median(rows[i].1.iter().map(|m| m.answer).collect());
+    let empty_answer = answer_of(0);
     println!("Median of {runs} cold starts each; invocation: ingest a web form onto SQS, process one SQS record (DynamoDB + SES), digest one email (DynamoDB + SES); empty-lambda answers the ingest event.\n");
     println!("| function | binary (stripped) | ready for events | first answer | vs empty | peak memory |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -287,5 +289,11 @@ async fn main() -> Result<()> {
             peak as f64 / 1024.0
         );
     }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    cost::print(&cost::Durations {
+        ingest_ms: ms(answer_of(1)),
+        process_ms: ms(answer_of(2)),
+        digest_ms: ms(answer_of(3)),
+    });
     Ok(())
 }

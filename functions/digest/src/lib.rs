@@ -67,3 +67,13 @@ impl DigestFunction {
             .map_err(|e| e.to_string())
     }
 }
+
+/// Everything a cold start does before the first event: the environment,
+/// the SDK configuration, the business configuration.
+pub async fn from_environment() -> Result<DigestFunction, String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let sdk = accueil_aws::lambda_sdk_config()
+        .await
+        .map_err(|e| e.to_string())?;
+    DigestFunction::new(&sdk, settings).await
+}

@@ -37,3 +37,13 @@ pub async fn router(sdk: &SdkConfig, settings: Settings) -> Result<Router, Strin
     let ingest = Ingest::new(Arc::new(config), Arc::new(queue), Arc::new(SystemClock));
     Ok(ingest::router(ingest))
 }
+
+/// Everything a cold start does before the first event: the environment,
+/// the SDK configuration, the business configuration.
+pub async fn from_environment() -> Result<Router, String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let sdk = accueil_aws::lambda_sdk_config()
+        .await
+        .map_err(|e| e.to_string())?;
+    router(&sdk, settings).await
+}

@@ -74,3 +74,13 @@ pub async fn handle(processor: &Processor, event: SqsEvent) -> SqsBatchResponse 
     response.batch_item_failures = failures;
     response
 }
+
+/// Everything a cold start does before the first event: the environment,
+/// the SDK configuration, the business configuration.
+pub async fn from_environment() -> Result<Processor, String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let sdk = accueil_aws::lambda_sdk_config()
+        .await
+        .map_err(|e| e.to_string())?;
+    processor(&sdk, settings).await
+}

@@ -5,25 +5,10 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ACCUEIL_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_ansi(false)
-        .without_time()
-        .init();
-    let settings = accueil_process::Settings::from_env().map_err(|e| {
-        tracing::error!(error = %e, "cannot start");
-        e
-    })?;
-    let sdk = accueil_aws::sdk_config().await;
-    let processor = accueil_process::processor(&sdk, settings)
+    accueil_aws::logging::init();
+    let processor = accueil_process::from_environment()
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot start");
-            e
-        })?;
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(

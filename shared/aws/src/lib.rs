@@ -7,6 +7,7 @@ pub mod config;
 pub mod dynamodb;
 pub mod env;
 pub mod job;
+pub mod logging;
 #[cfg(feature = "ses")]
 pub mod ses;
 #[cfg(feature = "sns")]
@@ -26,6 +27,36 @@ pub async fn sdk_config() -> SdkConfig {
         .http_client(https_client())
         .load()
         .await
+}
+
+/// The SDK configuration inside a Lambda function, where the runtime puts
+/// the region and the role's credentials in the environment: only those are
+/// read, so the profile-file and STS credential chain is neither linked nor
+/// run at cold start. `AWS_ENDPOINT_URL` is honoured, as everywhere.
+pub async fn lambda_sdk_config() -> Result<SdkConfig, env::EnvError> {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_smithy_async::rt::sleep::TokioSleep;
+
+    let region = env::required("AWS_REGION")?;
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(https_client())
+        .sleep_impl(TokioSleep::new())
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .build(),
+        );
+    if let Some(url) = env::optional("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(url);
+    }
+    Ok(builder.build())
 }
 
 /// One HTTPS client for every AWS SDK client: rustls on ring (the TLS stack

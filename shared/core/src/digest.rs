@@ -287,3 +287,48 @@ pub fn next_run(config: &Config, after: DateTime<Utc>) -> DateTime<Utc> {
         day = day.succ_opt().expect("dates this far are representable");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Europe::Paris;
+
+    fn paris(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Paris
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_digest_is_due_at_its_local_time_today_or_tomorrow() {
+        let config = Config::demo(); // digest.time = 18:30, Europe/Paris
+        assert_eq!(
+            next_run(&config, paris(2026, 11, 24, 10, 0)),
+            paris(2026, 11, 24, 18, 30)
+        );
+        assert_eq!(
+            next_run(&config, paris(2026, 11, 24, 18, 30)),
+            paris(2026, 11, 25, 18, 30)
+        );
+        // Across the change to summer time the local hour holds, not the UTC one.
+        let before = next_run(&config, paris(2026, 3, 28, 19, 0));
+        assert_eq!(before, paris(2026, 3, 29, 18, 30));
+        assert_eq!(
+            before.with_timezone(&Paris).format("%H:%M").to_string(),
+            "18:30"
+        );
+    }
+
+    #[test]
+    fn a_digest_time_inside_the_spring_gap_moves_past_it() {
+        let mut config = Config::demo();
+        config.digest_time = chrono::NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+        // 29 March 2026: 02:00-03:00 does not exist in Paris.
+        let at = next_run(&config, paris(2026, 3, 29, 0, 0));
+        assert_eq!(
+            at.with_timezone(&Paris).format("%d %H:%M").to_string(),
+            "29 03:30"
+        );
+    }
+}

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, Select, TransactWriteItem, Update, WriteRequest,
@@ -38,6 +39,17 @@ pub struct DynamoStore {
 
 fn unavailable(e: impl std::error::Error + 'static) -> StoreError {
     StoreError::Unavailable(describe(&e))
+}
+
+/// Every item a query returns, across pages.
+async fn all_items(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(unavailable)
 }
 
 fn thread_pk(id: &str) -> String {
@@ -133,15 +145,7 @@ impl DynamoStore {
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":prefix", s(prefix))
         };
-        let pages = query
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
-        Ok(pages)
+        all_items(query.consistent_read(true)).await
     }
 
     async fn load_contact(&self, id: &str) -> Result<Option<Contact>, StoreError> {
@@ -172,20 +176,16 @@ impl DynamoStore {
     }
 
     async fn threads_with_status(&self, status: ThreadStatus) -> Result<Vec<Thread>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI_STATUS)
-            .key_condition_expression("gsi1pk = :status")
-            .expression_attribute_values(":status", s(status_key(status)))
-            .scan_index_forward(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        let items = all_items(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI_STATUS)
+                .key_condition_expression("gsi1pk = :status")
+                .expression_attribute_values(":status", s(status_key(status)))
+                .scan_index_forward(true),
+        )
+        .await?;
         // Read each contact once, however many threads it has.
         let mut contacts: HashMap<String, Contact> = HashMap::new();
         let mut threads = Vec::with_capacity(items.len());
@@ -467,21 +467,17 @@ impl Store for DynamoStore {
         contact: &ContactId,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(contact_pk(contact.as_str())))
-            .expression_attribute_values(":from", s(format!("ACK#{}", time(since))))
-            .expression_attribute_values(":to", s("ACK#~"))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        let items = all_items(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(contact_pk(contact.as_str())))
+                .expression_attribute_values(":from", s(format!("ACK#{}", time(since))))
+                .expression_attribute_values(":to", s("ACK#~"))
+                .consistent_read(true),
+        )
+        .await?;
         items.iter().map(|i| get_time(i, "sent_at")).collect()
     }
 
