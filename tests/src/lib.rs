@@ -220,6 +220,17 @@ pub fn whatsapp_text(from_digits: &str, id: &str, text: &str) -> String {
     .to_string()
 }
 
+/// One record of an SQS event, as the event source mapping hands it to the
+/// process function.
+pub fn sqs_record(message_id: &str, body: &str) -> Value {
+    json!({
+        "messageId": message_id, "receiptHandle": "handle", "body": body,
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:accueil",
+        "awsRegion": "us-east-1"
+    })
+}
+
 /// What a stand-in channel API was sent: path, Authorization header, JSON body.
 pub type Recorded = Arc<Mutex<Vec<(String, String, Value)>>>;
 

@@ -6,7 +6,7 @@
 use accueil_aws::dynamodb::DynamoStore;
 use accueil_core::ports::Store;
 use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
-use accueil_e2e::{aws, graph_api, whatsapp_text, DEMO_APP_SECRET};
+use accueil_e2e::{aws, graph_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::{json, Value};
@@ -112,13 +112,7 @@ impl Cloud {
         out.messages
             .unwrap_or_default()
             .into_iter()
-            .map(|m| {
-                json!({
-                    "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                    "attributes": {}, "messageAttributes": {}, "md5OfBody": m.md5_of_body,
-                    "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:accueil", "awsRegion": "us-east-1"
-                })
-            })
+            .map(|m| sqs_record(m.message_id().unwrap(), m.body().unwrap()))
             .collect()
     }
 
@@ -235,11 +229,7 @@ async fn a_malformed_record_is_the_only_one_reported_failed() {
     }
     let mut batch = cloud.receive_batch().await;
     assert_eq!(batch.len(), 2);
-    let poison = json!({
-        "messageId": "poison-1", "receiptHandle": "h", "body": "{\"job\":\"message\",\"channel\":42}",
-        "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:accueil", "awsRegion": "us-east-1"
-    });
+    let poison = sqs_record("poison-1", "{\"job\":\"message\",\"channel\":42}");
     batch.insert(1, poison);
     let response = cloud.process(batch).await;
     assert_eq!(failures(&response), vec!["poison-1".to_string()]);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use accueil_core::ports::{Job, Queue, QueueError, SystemClock};
 use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
-use accueil_e2e::{aws, graph_api, whatsapp_text, DEMO_APP_SECRET};
+use accueil_e2e::{aws, graph_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
 use base64::Engine;
 use no_queue::NoQueue;
 use serde_json::{json, Value as Json};
@@ -468,8 +468,7 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
     let records: Vec<Json> = bodies
         .iter()
         .enumerate()
-        .map(|(i, body)| json!({ "messageId": format!("m{i}"), "receiptHandle": "h", "body": body, "attributes": {}, "messageAttributes": {},
-            "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1" }))
+        .map(|(i, body)| sqs_record(&format!("m{i}"), body))
         .collect();
     recorder.call("reset-recording").await;
     recorder.call("start-recording").await;
@@ -515,9 +514,8 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
         .remove(0),
     ))
     .unwrap();
-    let event = serde_json::from_value(json!({ "Records": [{ "messageId": "later", "receiptHandle": "h", "body": later, "attributes": {}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1" }] }))
-    .unwrap();
+    let event =
+        serde_json::from_value(json!({ "Records": [sqs_record("later", &later)] })).unwrap();
     accueil_process::handle(&processor, event).await;
     recorder.call("start-recording").await;
     digest
