@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
 
-use accueil_core::digest::{self, Digest};
+use accueil_core::digest::Digest;
 use accueil_core::domain::{
     Address, BusinessScopedUserId, Channel, ChannelAddress, EmailAddress, PhoneNumber, ThreadId,
 };
@@ -120,14 +120,10 @@ pub async fn digest(place: &Place, preview: Option<PathBuf>, send: bool) -> Resu
         eprintln!("HTML preview written to {}", path.display());
     }
     if send {
-        let receipt = digest::send(
-            &data.config,
-            data.store.as_ref(),
-            data.mailer.as_ref(),
-            dead_letters,
-            now,
-        )
-        .await?;
+        // The digest just printed is the one sent: no second read of the store.
+        let receipt = built
+            .deliver(&data.config, data.store.as_ref(), data.mailer.as_ref())
+            .await?;
         eprintln!("Digest sent: {receipt}");
     }
     Ok(())

@@ -180,6 +180,24 @@ impl Digest {
         self.render("digest.txt")
     }
 
+    /// Sends this digest to the owner and records it as of when it was
+    /// built, so that the next one counts what is new since.
+    pub async fn deliver(
+        &self,
+        config: &Config,
+        store: &dyn Store,
+        mailer: &dyn Mailer,
+    ) -> Result<String, DigestError> {
+        let receipt = mailer.send(&self.email(config)).await?;
+        store.record_digest(self.generated_at).await?;
+        tracing::info!(
+            threads = self.threads.len(),
+            quarantined = self.quarantined,
+            "digest sent"
+        );
+        Ok(receipt)
+    }
+
     pub fn email(&self, config: &Config) -> OutgoingEmail {
         let subject = match self.language {
             Language::Fr => format!(
@@ -219,14 +237,7 @@ pub async fn send(
     now: DateTime<Utc>,
 ) -> Result<String, DigestError> {
     let digest = Digest::build(config, store, dead_letters, now).await?;
-    let receipt = mailer.send(&digest.email(config)).await?;
-    store.record_digest(now).await?;
-    tracing::info!(
-        threads = digest.threads.len(),
-        quarantined = digest.quarantined,
-        "digest sent"
-    );
-    Ok(receipt)
+    digest.deliver(config, store, mailer).await
 }
 
 fn line(lang: Language, thread: &Thread, new_messages: usize, now: DateTime<Utc>) -> DigestThread {
