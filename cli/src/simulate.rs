@@ -42,7 +42,7 @@ pub struct SimulateArgs {
 
 pub async fn run(place: &Place, args: SimulateArgs) -> Result<()> {
     let config = load_config(place.config.as_deref())?;
-    let client = accueil_core::outbound::http_client().build()?;
+    let client = reqwest::Client::new();
     let base = args.url.trim_end_matches('/');
     let request = match args.channel {
         SimulatedChannel::Webform => {

@@ -1,11 +1,18 @@
-//! Measures each Lambda function's release build as Lambda would start it:
-//! stripped binary size, cold start (process start to first answer) against
-//! a loopback Lambda Runtime API and the loopback AWS API, and peak memory,
-//! beside an empty `lambda_http` function built with the same profile.
+//! Measures each Lambda function's release build as Lambda would start it,
+//! against a loopback Lambda Runtime API and the loopback AWS API, beside an
+//! empty `lambda_http` function built with the same profile: stripped binary
+//! size, time to be ready for events, first answer, peak memory.
+//!
+//! Each process gets a cold event, then a warm one of the same kind. The
+//! function's AWS requests go through a pass-through that times them, so
+//! that the cold start (what starting cold cost: first answer, less the AWS
+//! API's time, less what the same work costs once warm) is the function's
+//! own, not moto's, and compares with the empty function's.
 //!
 //! Run through `scripts/bench`, which builds the binaries and starts the
 //! local AWS API.
 
+mod aws_meter;
 mod cost;
 mod runtime_api;
 
@@ -20,6 +27,7 @@ use accueil_core::domain::{
     Address, Channel, EmailAddress, Envelope, ProviderMessageId, ReplyTarget, Sender, ThreadId,
 };
 use accueil_core::ports::Job;
+use aws_meter::AwsMeter;
 use runtime_api::RuntimeApi;
 
 const SENDER: &str = "bonjour@atelier-lune.example";
@@ -36,7 +44,24 @@ struct Function {
 struct Measure {
     ready: Duration,
     answer: Duration,
+    /// Of `answer`, the time spent waiting on the AWS API, and its requests.
+    aws: Duration,
+    aws_requests: u64,
+    /// The second (warm) invocation, less its time waiting on the AWS API.
+    warm: Duration,
+    /// CPU time the process used until its first answer, on all its threads.
+    cpu: Duration,
     peak_kib: u64,
+}
+
+impl Measure {
+    /// What starting cold cost: the first answer, less the time the AWS API
+    /// took, less what the same work costs the function once warm.
+    fn cold_start(&self) -> Duration {
+        self.answer
+            .saturating_sub(self.aws)
+            .saturating_sub(self.warm)
+    }
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -54,18 +79,34 @@ fn peak_memory_kib(pid: u32) -> Result<u64> {
         .context("no VmHWM in /proc status")
 }
 
+/// CPU time of all of a process's threads so far (`/proc/<pid>/task/*/schedstat`).
+fn cpu_time(pid: u32) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum()
+}
+
+/// Starts the function, invokes it once cold and once warm, and stops it.
 async fn cold_start(
-    api: &RuntimeApi,
-    runtime_address: &str,
+    meter: &AwsMeter,
+    aws_endpoint: &str,
     function: &Function,
     run: usize,
 ) -> Result<Measure> {
-    api.arm((function.event)(run));
+    let mut api = RuntimeApi::serve().await;
+    meter.reset();
+    api.invoke((function.event)(run));
     let started = Instant::now();
     let mut child = Command::new(&function.binary)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_address)
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", function.name)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -77,36 +118,59 @@ async fn cold_start(
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env(
-            "AWS_ENDPOINT_URL",
-            std::env::var("ACCUEIL_TEST_AWS_ENDPOINT")?,
-        )
+        .env("AWS_ENDPOINT_URL", aws_endpoint)
         .env("ACCUEIL_LOG", "warn")
         .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("cannot start {}", function.binary.display()))?;
-    let answered = tokio::time::timeout(Duration::from_secs(20), api.answered.notified()).await;
-    let peak_kib = peak_memory_kib(child.id()).unwrap_or(0);
+    let outcome = async {
+        let (cold_at, cold) = answer(&mut api, function).await?;
+        let cpu = cpu_time(child.id());
+        api.invoke((function.event)(run + WARM_RUN));
+        let (warm_at, warm) = answer(&mut api, function).await?;
+        check(function, cold)?;
+        check(function, warm)?;
+        let ready_at = api.handed_out(0).context("no event handed out")?;
+        let warm_from = api.handed_out(1).context("no second event handed out")?;
+        let aws = meter.waited(started, cold_at);
+        let warm_aws = meter.waited(warm_from, warm_at);
+        Ok(Measure {
+            ready: ready_at - started,
+            answer: cold_at - started,
+            aws: aws.total,
+            aws_requests: aws.requests,
+            warm: (warm_at - warm_from).saturating_sub(warm_aws.total),
+            cpu,
+            peak_kib: peak_memory_kib(child.id()).unwrap_or(0),
+        })
+    }
+    .await;
     let _ = child.kill();
     let _ = child.wait();
-    answered.with_context(|| format!("{} did not answer within 20 s", function.name))?;
-    let invocation = api.invocation.lock().unwrap();
-    let (answered_at, answer) = invocation.answer.clone().context("no answer recorded")?;
-    let ready_at = invocation
-        .ready_at
-        .context("the function never asked for an event")?;
+    outcome
+}
+
+/// Warm invocations' events are numbered apart from the cold ones'.
+const WARM_RUN: usize = 1_000_000;
+
+async fn answer(
+    api: &mut RuntimeApi,
+    function: &Function,
+) -> Result<(Instant, Result<String, String>)> {
+    tokio::time::timeout(Duration::from_secs(20), api.answer())
+        .await
+        .with_context(|| format!("{} did not answer within 20 s", function.name))?
+        .context("the runtime API stopped")
+}
+
+fn check(function: &Function, answer: Result<String, String>) -> Result<()> {
     match answer {
-        Ok(body) if (function.check)(&body) => {}
+        Ok(body) if (function.check)(&body) => Ok(()),
         Ok(body) => bail!("{} answered something unexpected: {body}", function.name),
         Err(e) => bail!("{} failed: {e}", function.name),
     }
-    Ok(Measure {
-        ready: ready_at - started,
-        answer: answered_at - started,
-        peak_kib,
-    })
 }
 
 fn http_event(path: &str, content_type: &str, body: &str) -> Value {
@@ -170,7 +234,14 @@ fn digest_sent(body: &str) -> bool {
     serde_json::from_str::<Value>(body).is_ok_and(|v| v["sent"].is_string())
 }
 
-async fn provision() -> Result<(String, String)> {
+/// The AWS resources the functions use, as the template makes them.
+struct Resources {
+    table: String,
+    queue: String,
+    dead_letter_queue: String,
+}
+
+async fn provision() -> Result<Resources> {
     // The functions and this program read the same local AWS API.
     let endpoint = std::env::var("ACCUEIL_TEST_AWS_ENDPOINT").context(
         "ACCUEIL_TEST_AWS_ENDPOINT is not set: run scripts/bench, which starts the local AWS API",
@@ -184,19 +255,23 @@ async fn provision() -> Result<(String, String)> {
     accueil_aws::dynamodb::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
         .await
         .map_err(anyhow::Error::msg)?;
-    let queue = aws_sdk_sqs::Client::new(&sdk)
-        .create_queue()
-        .queue_name(&table)
-        .send()
-        .await?
-        .queue_url
-        .context("no queue URL")?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let mut queues = Vec::new();
+    for name in [table.clone(), format!("{table}-dlq")] {
+        let created = sqs.create_queue().queue_name(name).send().await?;
+        queues.push(created.queue_url.context("no queue URL")?);
+    }
+    let [queue, dead_letter_queue] = <[String; 2]>::try_from(queues).expect("two queues");
     aws_sdk_ses::Client::new(&sdk)
         .verify_email_identity()
         .email_address(SENDER)
         .send()
         .await?;
-    Ok((table, queue))
+    Ok(Resources {
+        table,
+        queue,
+        dead_letter_queue,
+    })
 }
 
 fn size_mib(path: &Path) -> f64 {
@@ -217,7 +292,11 @@ async fn main() -> Result<()> {
             other => bail!("unknown argument {other:?} (--runs N, --bin-dir DIR)"),
         }
     }
-    let (table, queue) = provision().await?;
+    let Resources {
+        table,
+        queue,
+        dead_letter_queue,
+    } = provision().await?;
     let config = accueil_core::config::DEMO.to_string();
     let functions = [
         Function {
@@ -253,43 +332,56 @@ async fn main() -> Result<()> {
             env: vec![
                 ("ACCUEIL_TABLE", table.clone()),
                 ("ACCUEIL_CONFIG", config.clone()),
+                ("ACCUEIL_DLQ_URL", dead_letter_queue),
             ],
             event: |_| json!({ "source": "aws.scheduler" }),
             check: digest_sent,
         },
     ];
 
-    let api = RuntimeApi::default();
-    let address = api.serve().await;
+    let meter = AwsMeter::new(std::env::var("ACCUEIL_TEST_AWS_ENDPOINT")?);
+    let aws_endpoint = meter.serve().await;
     let mut rows = Vec::new();
     for function in &functions {
         let mut measures = Vec::new();
         for run in 0..runs {
-            measures.push(cold_start(&api, &address, function, run).await?);
+            measures.push(cold_start(&meter, &aws_endpoint, function, run).await?);
         }
         rows.push((function, measures));
     }
 
-    let answer_of = |i: usize| median(rows[i].1.iter().map(|m| m.answer).collect());
-    let empty_answer = answer_of(0);
-    println!("Median of {runs} cold starts each; invocation: ingest a web form onto SQS, process one SQS record (DynamoDB + SES), digest one email (DynamoDB + SES); empty-lambda answers the ingest event.\n");
-    println!("| function | binary (stripped) | ready for events | first answer | vs empty | peak memory |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let median_of = |measures: &[Measure], f: fn(&Measure) -> Duration| {
+        median(measures.iter().map(f).collect())
+    };
+    let times = |d: Duration, of: Duration| d.as_secs_f64() / of.as_secs_f64();
+    let empty_ready = median_of(&rows[0].1, |m| m.ready);
+    let empty_cold = median_of(&rows[0].1, Measure::cold_start);
+    println!("Median of {runs} starts each. First event: ingest a web form onto SQS; process one SQS record (DynamoDB, SES); digest one email (DynamoDB, SES); empty-lambda answers the ingest event. A second, warm event of the same kind follows.");
+    println!("Cold start = first answer, less the AWS API's time, less the warm invocation: what starting cold cost.\n");
+    println!("| function | binary (stripped) | ready for events | vs empty | first answer | AWS API in it (requests) | warm invocation, less AWS API | cold start | vs empty | CPU to first answer | peak memory |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (function, measures) in &rows {
-        let ready = median(measures.iter().map(|m| m.ready).collect());
-        let answer = median(measures.iter().map(|m| m.answer).collect());
+        let aws_requests = measures.iter().map(|m| m.aws_requests).max().unwrap_or(0);
+        let ready = median_of(measures, |m| m.ready);
+        let cold = median_of(measures, Measure::cold_start);
         let peak = measures.iter().map(|m| m.peak_kib).max().unwrap_or(0);
         println!(
-            "| {} | {:.1} MiB | {:.1} ms | {:.1} ms | {:.2}× | {:.1} MiB |",
+            "| {} | {:.1} MiB | {:.1} ms | {:.2}× | {:.1} ms | {:.1} ms ({aws_requests}) | {:.1} ms | {:.1} ms | {:.2}× | {:.1} ms | {:.1} MiB |",
             function.name,
             size_mib(&function.binary),
-            ready.as_secs_f64() * 1000.0,
-            answer.as_secs_f64() * 1000.0,
-            answer.as_secs_f64() / empty_answer.as_secs_f64(),
+            ms(ready),
+            times(ready, empty_ready),
+            ms(median_of(measures, |m| m.answer)),
+            ms(median_of(measures, |m| m.aws)),
+            ms(median_of(measures, |m| m.warm)),
+            ms(cold),
+            times(cold, empty_cold),
+            ms(median_of(measures, |m| m.cpu)),
             peak as f64 / 1024.0
         );
     }
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let answer_of = |i: usize| median_of(&rows[i].1, |m| m.answer);
     cost::print(&cost::Durations {
         ingest_ms: ms(answer_of(1)),
         process_ms: ms(answer_of(2)),

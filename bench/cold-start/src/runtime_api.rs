@@ -1,6 +1,9 @@
-//! A loopback Lambda Runtime API: hands one event to the function under
-//! test and notes when it asked for it and when it answered.
+//! A loopback Lambda Runtime API for one function process: hands out the
+//! events it is given, one per poll (a poll waits for one), and notes when
+//! each was handed out and when each was answered. A fresh one serves each
+//! cold start, so a process stopped mid-poll cannot take another's events.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -10,31 +13,36 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
 
-#[derive(Default)]
-pub struct Invocation {
-    pub event: Option<Value>,
-    pub served: bool,
-    pub ready_at: Option<Instant>,
-    pub answer: Option<(Instant, Result<String, String>)>,
+/// One answer: when it came, and the response body or the error reported.
+pub type Answer = (Instant, Result<String, String>);
+
+#[derive(Clone)]
+struct Shared {
+    events: Arc<Mutex<VecDeque<Value>>>,
+    arrived: Arc<Notify>,
+    handed_out: Arc<Mutex<Vec<Instant>>>,
+    answers: mpsc::UnboundedSender<Answer>,
 }
 
-#[derive(Clone, Default)]
 pub struct RuntimeApi {
-    pub invocation: Arc<Mutex<Invocation>>,
-    pub answered: Arc<Notify>,
+    pub address: String,
+    shared: Shared,
+    answers: mpsc::UnboundedReceiver<Answer>,
+    server: JoinHandle<()>,
 }
 
 impl RuntimeApi {
-    pub fn arm(&self, event: Value) {
-        *self.invocation.lock().unwrap() = Invocation {
-            event: Some(event),
-            ..Default::default()
+    pub async fn serve() -> RuntimeApi {
+        let (sender, answers) = mpsc::unbounded_channel();
+        let shared = Shared {
+            events: Arc::default(),
+            arrived: Arc::default(),
+            handed_out: Arc::default(),
+            answers: sender,
         };
-    }
-
-    pub async fn serve(&self) -> String {
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route(
@@ -43,34 +51,53 @@ impl RuntimeApi {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(self.clone());
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        address
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        RuntimeApi {
+            address,
+            shared,
+            answers,
+            server,
+        }
     }
 
-    fn record(&self, answer: Result<String, String>) {
-        self.invocation.lock().unwrap().answer = Some((Instant::now(), answer));
-        self.answered.notify_one();
+    /// Queues an event for the function's next poll.
+    pub fn invoke(&self, event: Value) {
+        self.shared.events.lock().unwrap().push_back(event);
+        self.shared.arrived.notify_one();
+    }
+
+    /// The next answer, in order.
+    pub async fn answer(&mut self) -> Option<Answer> {
+        self.answers.recv().await
+    }
+
+    /// When the `n`th event (from 0) was handed out.
+    pub fn handed_out(&self, n: usize) -> Option<Instant> {
+        self.shared.handed_out.lock().unwrap().get(n).copied()
     }
 }
 
-async fn next(State(api): State<RuntimeApi>) -> Response {
-    let event = {
-        let mut invocation = api.invocation.lock().unwrap();
-        if invocation.served {
-            None
-        } else {
-            invocation.served = true;
-            invocation.ready_at = Some(Instant::now());
-            invocation.event.clone()
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn next(State(api): State<Shared>) -> Response {
+    let event = loop {
+        let event = api.events.lock().unwrap().pop_front();
+        match event {
+            Some(event) => break event,
+            None => api.arrived.notified().await,
         }
     };
-    let Some(event) = event else {
-        // One invocation per cold start: the next poll waits until the process is stopped.
-        std::future::pending::<()>().await;
-        unreachable!()
+    let request_id = {
+        let mut handed_out = api.handed_out.lock().unwrap();
+        handed_out.push(Instant::now());
+        format!("bench-request-{}", handed_out.len())
     };
     let mut headers = HeaderMap::new();
     let deadline = std::time::SystemTime::now()
@@ -80,7 +107,7 @@ async fn next(State(api): State<RuntimeApi>) -> Response {
         + 30_000;
     headers.insert(
         "lambda-runtime-aws-request-id",
-        HeaderValue::from_static("bench-request-1"),
+        HeaderValue::from_str(&request_id).unwrap(),
     );
     headers.insert(
         "lambda-runtime-deadline-ms",
@@ -97,21 +124,19 @@ async fn next(State(api): State<RuntimeApi>) -> Response {
     (StatusCode::OK, headers, event.to_string()).into_response()
 }
 
-async fn response(
-    State(api): State<RuntimeApi>,
-    Path(_id): Path<String>,
-    body: String,
-) -> StatusCode {
-    api.record(Ok(body));
+async fn response(State(api): State<Shared>, Path(_id): Path<String>, body: String) -> StatusCode {
+    let _ = api.answers.send((Instant::now(), Ok(body)));
     StatusCode::ACCEPTED
 }
 
-async fn error(State(api): State<RuntimeApi>, Path(_id): Path<String>, body: String) -> StatusCode {
-    api.record(Err(body));
+async fn error(State(api): State<Shared>, Path(_id): Path<String>, body: String) -> StatusCode {
+    let _ = api.answers.send((Instant::now(), Err(body)));
     StatusCode::ACCEPTED
 }
 
-async fn init_error(State(api): State<RuntimeApi>, body: String) -> StatusCode {
-    api.record(Err(format!("init error: {body}")));
+async fn init_error(State(api): State<Shared>, body: String) -> StatusCode {
+    let _ = api
+        .answers
+        .send((Instant::now(), Err(format!("init error: {body}"))));
     StatusCode::ACCEPTED
 }

@@ -15,8 +15,9 @@ pub struct DigestFunction {
     config: Config,
     store: DynamoStore,
     mailer: SesMailer,
-    sqs: aws_sdk_sqs::Client,
-    dead_letter_queue: Option<String>,
+    /// The dead-letter queue's URL and a client to read its depth; no
+    /// client is built (and paid for at cold start) when there is none.
+    dead_letter_queue: Option<(aws_sdk_sqs::Client, String)>,
 }
 
 /// What the function reads from its environment.
@@ -47,8 +48,9 @@ impl DigestFunction {
             config,
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table),
             mailer: SesMailer::new(aws_sdk_ses::Client::new(sdk)),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            dead_letter_queue: settings.dead_letter_queue,
+            dead_letter_queue: settings
+                .dead_letter_queue
+                .map(|url| (aws_sdk_sqs::Client::new(sdk), url)),
         })
     }
 
@@ -56,7 +58,7 @@ impl DigestFunction {
     pub async fn run(&self, now: DateTime<Utc>) -> Result<String, String> {
         // The digest still goes out if the dead-letter queue cannot be read.
         let dead_letters = match &self.dead_letter_queue {
-            Some(url) => SqsQueue::depth(&self.sqs, url).await.unwrap_or_else(|e| {
+            Some((sqs, url)) => SqsQueue::depth(sqs, url).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "dead-letter queue unreadable");
                 0
             }),

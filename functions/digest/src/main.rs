@@ -2,7 +2,9 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 
-#[tokio::main]
+// A Lambda instance handles one event at a time: worker threads would only
+// add thread starts and cross-thread wake-ups to every cold start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     accueil_aws::logging::init();
     let function = accueil_digest::from_environment()

@@ -3,7 +3,9 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
 
-#[tokio::main]
+// A Lambda instance handles one event at a time: worker threads would only
+// add thread starts and cross-thread wake-ups to every cold start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     accueil_aws::logging::init();
     let processor = accueil_process::from_environment()

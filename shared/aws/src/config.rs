@@ -3,6 +3,7 @@
 //! it are read once, at cold start.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use aws_config::SdkConfig;
 use thiserror::Error;
@@ -19,12 +20,20 @@ pub enum LoadError {
     Config(#[from] ConfigError),
 }
 
-/// Reads SSM parameters (decrypted: secrets are SecureStrings).
-pub struct Ssm(aws_sdk_ssm::Client);
+/// Reads SSM parameters (decrypted: secrets are SecureStrings). The client
+/// is built at the first read: a configuration given inline needs none, and
+/// building one costs a cold start time.
+pub struct Ssm {
+    sdk: SdkConfig,
+    client: OnceLock<aws_sdk_ssm::Client>,
+}
 
 impl Ssm {
     pub fn new(sdk: &SdkConfig) -> Ssm {
-        Ssm(aws_sdk_ssm::Client::new(sdk))
+        Ssm {
+            sdk: sdk.clone(),
+            client: OnceLock::new(),
+        }
     }
 
     pub async fn parameter(&self, path: &str) -> Result<String, LoadError> {
@@ -33,7 +42,8 @@ impl Ssm {
             reason,
         };
         let out = self
-            .0
+            .client
+            .get_or_init(|| aws_sdk_ssm::Client::new(&self.sdk))
             .get_parameter()
             .name(path)
             .with_decryption(true)
@@ -73,6 +83,10 @@ fn ssm_paths(text: &str) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
+    // Most files name no SSM secret: spare them a second parse at cold start.
+    if !text.contains("ssm:") {
+        return out;
+    }
     if let Ok(table) = text.parse::<toml::Table>() {
         table.values().for_each(|v| walk(v, &mut out));
     }

@@ -6,6 +6,7 @@ pub mod config;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod env;
+mod https;
 pub mod job;
 pub mod logging;
 #[cfg(feature = "ses")]
@@ -16,9 +17,8 @@ pub mod sns;
 pub mod sqs;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_ssm::config::SharedHttpClient;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
-use base64::Engine;
+
+pub use https::https_client;
 
 /// The SDK configuration from the standard AWS variables (`AWS_REGION`,
 /// credentials, `AWS_ENDPOINT_URL`…), over `https_client`.
@@ -57,30 +57,6 @@ pub async fn lambda_sdk_config() -> Result<SdkConfig, env::EnvError> {
         builder = builder.endpoint_url(url);
     }
     Ok(builder.build())
-}
-
-/// One HTTPS client for every AWS SDK client: rustls on ring (the TLS stack
-/// reqwest uses, so each binary links one) trusting Mozilla's roots, built
-/// in. Loading the system's roots instead reads every file of
-/// /etc/ssl/certs, which was most of a cold start.
-pub fn https_client() -> SharedHttpClient {
-    let mut pem = String::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        pem.push_str(&base64::engine::general_purpose::STANDARD.encode(cert.as_ref()));
-        pem.push_str("\n-----END CERTIFICATE-----\n");
-    }
-    let trust = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(pem);
-    let context = TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .expect("Mozilla's roots are valid certificates");
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .tls_context(context)
-        .build_https()
 }
 
 /// An SDK error with its cause chain, for logs and error messages.

@@ -14,18 +14,6 @@ use crate::ports::{ApiRequest, ChannelSender, SendError};
 const ATTEMPTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An HTTP client builder trusting Mozilla's roots (the same set the AWS
-/// SDK's client is given), with no system certificate store to read.
-pub fn http_client() -> reqwest::ClientBuilder {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .filter_map(|der| reqwest::Certificate::from_der(der).ok())
-        .fold(reqwest::Client::builder(), |builder, root| {
-            builder.add_root_certificate(root)
-        })
-        .tls_built_in_root_certs(false)
-}
-
 /// Where each channel's API requests go.
 pub struct ChannelApis {
     /// Built on first use: most cold starts acknowledge by email and never need it.
@@ -63,8 +51,10 @@ impl ChannelApis {
     }
 
     fn client(&self) -> &reqwest::Client {
+        // Mozilla's roots are compiled in already parsed (reqwest's
+        // webpki-roots): no certificate store to read or decode here.
         self.client.get_or_init(|| {
-            http_client()
+            reqwest::Client::builder()
                 .timeout(TIMEOUT)
                 .user_agent(concat!("accueil/", env!("CARGO_PKG_VERSION")))
                 .build()

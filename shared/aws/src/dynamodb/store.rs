@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, Select, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, Delete, KeysAndAttributes, Put, Select, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
@@ -149,22 +149,56 @@ impl DynamoStore {
     }
 
     async fn load_contact(&self, id: &str) -> Result<Option<Contact>, StoreError> {
-        let Some(found) = self.get(contact_pk(id), "CONTACT").await? else {
-            return Ok(None);
-        };
-        let addresses = get_list_s(&found, "addresses")?
-            .iter()
-            .map(|k| {
-                ChannelAddress::parse_key(k)
-                    .ok_or_else(|| StoreError::Corrupt(format!("address {k:?}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(Contact {
-            id: ContactId::parse(id).map_err(|_| StoreError::Corrupt("contact id".into()))?,
-            name: get_opt_s(&found, "name").map(str::to_string),
-            addresses,
-            created_at: get_time(&found, "created_at")?,
-        }))
+        self.get(contact_pk(id), "CONTACT")
+            .await?
+            .map(|found| contact_of(id, &found))
+            .transpose()
+    }
+
+    /// Contacts by id, read 100 at a time (BatchGetItem's limit) rather
+    /// than one request each: the digest lists every open thread's contact.
+    async fn load_contacts(&self, ids: &[&str]) -> Result<HashMap<String, Contact>, StoreError> {
+        let mut contacts = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let keys = chunk
+                .iter()
+                .map(|id| Self::key(contact_pk(id), "CONTACT"))
+                .collect();
+            let mut wanted = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(unavailable)?,
+            );
+            for attempt in 0..8 {
+                let Some(keys) = wanted.take() else { break };
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                let mut out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                let found = out.responses.as_mut().and_then(|r| r.remove(&self.table));
+                for found in found.unwrap_or_default() {
+                    let pk = get_s(&found, "pk")?;
+                    let id = pk.strip_prefix("CONTACT#").unwrap_or(pk).to_string();
+                    contacts.insert(id.clone(), contact_of(&id, &found)?);
+                }
+                wanted = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|left| !left.keys.is_empty());
+            }
+            if wanted.is_some() {
+                return Err(StoreError::Unavailable("contacts left unread".into()));
+            }
+        }
+        Ok(contacts)
     }
 
     async fn thread_from(&self, found: &Item) -> Result<Thread, StoreError> {
@@ -186,20 +220,24 @@ impl DynamoStore {
                 .scan_index_forward(true),
         )
         .await?;
-        // Read each contact once, however many threads it has.
-        let mut contacts: HashMap<String, Contact> = HashMap::new();
-        let mut threads = Vec::with_capacity(items.len());
-        for found in &items {
-            let contact_id = get_s(found, "contact_id")?;
-            if !contacts.contains_key(contact_id) {
-                let contact = self.load_contact(contact_id).await?.ok_or_else(|| {
+        // Each contact read once, however many threads it has.
+        let mut ids = items
+            .iter()
+            .map(|found| get_s(found, "contact_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort_unstable();
+        ids.dedup();
+        let contacts = self.load_contacts(&ids).await?;
+        items
+            .iter()
+            .map(|found| {
+                let contact_id = get_s(found, "contact_id")?;
+                let contact = contacts.get(contact_id).ok_or_else(|| {
                     StoreError::Corrupt(format!("thread without its contact {contact_id}"))
                 })?;
-                contacts.insert(contact_id.to_string(), contact);
-            }
-            threads.push(thread_of(found, contacts[contact_id].clone())?);
-        }
-        Ok(threads)
+                thread_of(found, contact.clone())
+            })
+            .collect()
     }
 
     /// Deletes keys in batches of 25, retrying what DynamoDB leaves unprocessed.
@@ -243,6 +281,22 @@ impl DynamoStore {
         }
         Ok(())
     }
+}
+
+fn contact_of(id: &str, found: &Item) -> Result<Contact, StoreError> {
+    let addresses = get_list_s(found, "addresses")?
+        .iter()
+        .map(|k| {
+            ChannelAddress::parse_key(k)
+                .ok_or_else(|| StoreError::Corrupt(format!("address {k:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Contact {
+        id: ContactId::parse(id).map_err(|_| StoreError::Corrupt("contact id".into()))?,
+        name: get_opt_s(found, "name").map(str::to_string),
+        addresses,
+        created_at: get_time(found, "created_at")?,
+    })
 }
 
 fn thread_of(found: &Item, contact: Contact) -> Result<Thread, StoreError> {
