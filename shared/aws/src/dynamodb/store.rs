@@ -60,6 +60,12 @@ fn contact_pk(id: &str) -> String {
     format!("CONTACT#{id}")
 }
 
+/// The contact id in a contact item's key, `contact_pk` undone.
+fn contact_id_in(pk: &str) -> Result<&str, StoreError> {
+    pk.strip_prefix("CONTACT#")
+        .ok_or_else(|| StoreError::Corrupt(format!("contact key {pk:?}")))
+}
+
 fn provider_pk(channel: Channel, provider_id: &str) -> String {
     format!("PROVIDER#{channel}#{provider_id}")
 }
@@ -185,9 +191,8 @@ impl DynamoStore {
                     .map_err(unavailable)?;
                 let found = out.responses.as_mut().and_then(|r| r.remove(&self.table));
                 for found in found.unwrap_or_default() {
-                    let pk = get_s(&found, "pk")?;
-                    let id = pk.strip_prefix("CONTACT#").unwrap_or(pk).to_string();
-                    contacts.insert(id.clone(), contact_of(&id, &found)?);
+                    let id = contact_id_in(get_s(&found, "pk")?)?;
+                    contacts.insert(id.to_string(), contact_of(id, &found)?);
                 }
                 wanted = out
                     .unprocessed_keys
@@ -220,18 +225,19 @@ impl DynamoStore {
                 .scan_index_forward(true),
         )
         .await?;
-        // Each contact read once, however many threads it has.
-        let mut ids = items
+        let contact_ids = items
             .iter()
             .map(|found| get_s(found, "contact_id"))
             .collect::<Result<Vec<_>, _>>()?;
-        ids.sort_unstable();
-        ids.dedup();
-        let contacts = self.load_contacts(&ids).await?;
+        // Each contact read once, however many threads it has.
+        let mut unique = contact_ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        let contacts = self.load_contacts(&unique).await?;
         items
             .iter()
-            .map(|found| {
-                let contact_id = get_s(found, "contact_id")?;
+            .zip(contact_ids)
+            .map(|(found, contact_id)| {
                 let contact = contacts.get(contact_id).ok_or_else(|| {
                     StoreError::Corrupt(format!("thread without its contact {contact_id}"))
                 })?;
