@@ -17,6 +17,7 @@
 
 mod aws_meter;
 mod cost;
+mod events;
 mod runtime_api;
 
 use std::path::{Path, PathBuf};
@@ -26,11 +27,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use accueil_core::domain::{
-    Address, Channel, EmailAddress, Envelope, ProviderMessageId, ReplyTarget, Sender, ThreadId,
-};
-use accueil_core::ports::Job;
 use aws_meter::AwsMeter;
+use events::{
+    answered_200, digest_seed_event, digest_sent, form_event, no_batch_failures, sqs_event,
+    DIGEST_THREADS,
+};
 use runtime_api::RuntimeApi;
 
 const SENDER: &str = "bonjour@atelier-lune.example";
@@ -202,9 +203,6 @@ fn pin_to_cpu(command: &mut Command, cpu: usize) {
     }
 }
 
-/// Open threads in the digest's table: a busy day's worth.
-const DIGEST_THREADS: usize = 20;
-
 /// Runs `function` once on its event, unmeasured, to leave data behind.
 async fn seed(function: &Function, aws_endpoint: &str) -> Result<()> {
     let mut api = RuntimeApi::serve().await;
@@ -235,80 +233,6 @@ fn check(function: &Function, answer: Result<String, String>) -> Result<()> {
         Ok(body) => bail!("{} answered something unexpected: {body}", function.name),
         Err(e) => bail!("{} failed: {e}", function.name),
     }
-}
-
-fn http_event(path: &str, content_type: &str, body: &str) -> Value {
-    json!({
-        "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path, "rawQueryString": "",
-        "headers": { "content-type": content_type, "accept": "application/json" },
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
-            "requestId": "bench", "routeKey": format!("POST {path}"), "stage": "$default",
-            "time": "24/Nov/2026:09:00:00 +0000", "timeEpoch": 1795510800000i64,
-            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "bench" }
-        },
-        "body": body, "isBase64Encoded": false
-    })
-}
-
-fn form_event(run: usize) -> Value {
-    http_event(
-        "/webhooks/webform",
-        "application/x-www-form-urlencoded",
-        &format!("name=Bench&email=bench{run}%40example.com&message=Bonjour"),
-    )
-}
-
-fn sqs_event(run: usize) -> Value {
-    json!({ "Records": [sqs_record(format!("bench-{run}"))] })
-}
-
-/// One batch of `DIGEST_THREADS` new messages, each from its own customer.
-fn digest_seed_event(run: usize) -> Value {
-    let records: Vec<Value> = (0..DIGEST_THREADS)
-        .map(|i| sqs_record(format!("seed-{run}-{i}")))
-        .collect();
-    json!({ "Records": records })
-}
-
-/// An SQS record of a new web form message from a customer never seen before.
-fn sqs_record(message_id: String) -> Value {
-    let reference = ThreadId::generate();
-    let email = EmailAddress::parse(&format!(
-        "customer.{}@example.com",
-        uuid::Uuid::new_v4().simple()
-    ))
-    .unwrap();
-    let job = Job::Message(Envelope {
-        channel: Channel::Webform,
-        provider_id: ProviderMessageId::parse(reference.as_str()).unwrap(),
-        received_at: accueil_core::ports::Clock::now(&accueil_core::ports::SystemClock),
-        sender: Sender::new(Some("Bench".into()), vec![Address::Email(email.clone())]).unwrap(),
-        text: "Bonjour".into(),
-        attachments: vec![],
-        reply_to: ReplyTarget::Webform { email, reference },
-    });
-    json!({
-        "messageId": message_id, "receiptHandle": "h", "body": accueil_aws::sqs::encode(&job).unwrap(),
-        "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:accueil", "awsRegion": "us-east-1"
-    })
-}
-
-fn answered_200(body: &str) -> bool {
-    serde_json::from_str::<Value>(body).is_ok_and(|v| v["statusCode"] == 200)
-}
-
-fn no_batch_failures(body: &str) -> bool {
-    serde_json::from_str::<Value>(body).is_ok_and(|v| {
-        v["batchItemFailures"]
-            .as_array()
-            .is_some_and(|f| f.is_empty())
-    })
-}
-
-fn digest_sent(body: &str) -> bool {
-    serde_json::from_str::<Value>(body).is_ok_and(|v| v["sent"].is_string())
 }
 
 /// The AWS resources the functions use, as the template makes them.
