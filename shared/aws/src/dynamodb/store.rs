@@ -177,11 +177,9 @@ impl DynamoStore {
                     .build()
                     .map_err(unavailable)?,
             );
-            for attempt in 0..8 {
+            for attempt in 0..BATCH_SENDS {
                 let Some(keys) = wanted.take() else { break };
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-                }
+                back_off(attempt).await;
                 let mut out = self
                     .client
                     .batch_get_item()
@@ -262,13 +260,11 @@ impl DynamoStore {
                         .build()
                 })
                 .collect();
-            for attempt in 0..8 {
+            for attempt in 0..BATCH_SENDS {
                 if requests.is_empty() {
                     break;
                 }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-                }
+                back_off(attempt).await;
                 let out = self
                     .client
                     .batch_write_item()
@@ -286,6 +282,18 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+}
+
+/// How often a batch request is sent, what DynamoDB left unprocessed under
+/// load sent again each time, before the rest is given up on.
+const BATCH_SENDS: u32 = 8;
+
+/// Waits before sending again what a batch request left unprocessed: longer
+/// each time, nothing before the first send.
+async fn back_off(attempt: u32) {
+    if attempt > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
     }
 }
 
