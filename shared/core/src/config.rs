@@ -165,19 +165,30 @@ pub const GRAPH_API: &str = "https://graph.facebook.com/v21.0";
 
 impl Config {
     pub fn parse(text: &str, secrets: &dyn SecretSource) -> Result<Config, ConfigError> {
-        let raw: RawConfig = serde_path_to_error::deserialize(toml::Deserializer::new(text))
-            .map_err(|e| {
-                let key = e.path().to_string();
-                let inner = e.into_inner();
-                // toml's message carries the line and column; keep only the first line of it.
-                let message = inner
-                    .message()
-                    .lines()
-                    .next()
-                    .unwrap_or("invalid")
-                    .to_string();
-                ConfigError::new(if key == "." { "(file)".into() } else { key }, message)
-            })?;
+        // toml's message carries the line and column; keep only the first line of it.
+        fn first_line(error: &toml::de::Error) -> String {
+            error
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid")
+                .to_string()
+        }
+        let document = toml::Deserializer::parse(text).map_err(|e| {
+            // A syntax error has no key to name: the line is the next best thing.
+            let line = e
+                .span()
+                .map(|span| text[..span.start].matches('\n').count() + 1);
+            match line {
+                Some(line) => ConfigError::new(format!("(file) line {line}"), first_line(&e)),
+                None => ConfigError::new("(file)", first_line(&e)),
+            }
+        })?;
+        let raw: RawConfig = serde_path_to_error::deserialize(document).map_err(|e| {
+            let key = e.path().to_string();
+            let message = first_line(e.inner());
+            ConfigError::new(if key == "." { "(file)".into() } else { key }, message)
+        })?;
         raw.validate(secrets)
     }
 
@@ -568,6 +579,13 @@ monday = ["09:00-12:30", "14:00-18:00"]
         assert_eq!(e.key, "digest.time");
         let e = error_of(&format!("{MINIMAL}\n[ack]\nquiet_period = \"soon\"\n"));
         assert_eq!(e.key, "ack.quiet_period");
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let e = error_of(&MINIMAL.replace("name = \"Plomberie Roux\"", "name = \"Plomberie Roux"));
+        assert_eq!(e.key, "(file) line 3");
+        assert!(e.message.contains("string"), "{}", e.message);
     }
 
     #[test]
