@@ -165,7 +165,7 @@ pub const GRAPH_API: &str = "https://graph.facebook.com/v21.0";
 
 impl Config {
     pub fn parse(text: &str, secrets: &dyn SecretSource) -> Result<Config, ConfigError> {
-        // toml's message carries the line and column; keep only the first line of it.
+        // A config error is one line: the first of toml's message.
         fn first_line(error: &toml::de::Error) -> String {
             error
                 .message()
@@ -175,14 +175,15 @@ impl Config {
                 .to_string()
         }
         let document = toml::Deserializer::parse(text).map_err(|e| {
-            // A syntax error has no key to name: the line is the next best thing.
-            let line = e
-                .span()
-                .map(|span| text[..span.start].matches('\n').count() + 1);
-            match line {
-                Some(line) => ConfigError::new(format!("(file) line {line}"), first_line(&e)),
-                None => ConfigError::new("(file)", first_line(&e)),
-            }
+            // A syntax error has no key to name: its line is the next best thing.
+            let key = match e.span() {
+                Some(span) => format!(
+                    "(file) line {}",
+                    text[..span.start].matches('\n').count() + 1
+                ),
+                None => "(file)".to_string(),
+            };
+            ConfigError::new(key, first_line(&e))
         })?;
         let raw: RawConfig = serde_path_to_error::deserialize(document).map_err(|e| {
             let key = e.path().to_string();
