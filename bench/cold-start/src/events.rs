@@ -11,7 +11,7 @@ use accueil_core::ports::Job;
 /// Open threads in the digest's table: a busy day's worth.
 pub const DIGEST_THREADS: usize = 20;
 
-pub fn http_event(path: &str, content_type: &str, body: &str) -> Value {
+fn http_event(path: &str, content_type: &str, body: &str) -> Value {
     json!({
         "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path, "rawQueryString": "",
         "headers": { "content-type": content_type, "accept": "application/json" },
@@ -46,7 +46,7 @@ pub fn digest_seed_event(run: usize) -> Value {
 }
 
 /// An SQS record of a new web form message from a customer never seen before.
-pub fn sqs_record(message_id: String) -> Value {
+fn sqs_record(message_id: String) -> Value {
     let reference = ThreadId::generate();
     let email = EmailAddress::parse(&format!(
         "customer.{}@example.com",
