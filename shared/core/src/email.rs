@@ -2,6 +2,7 @@
 //! and text parts, and the RFC 3834 headers of an automatic reply.
 
 use chrono::{DateTime, Utc};
+use mail_builder::headers::address::Address;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::text::Text;
 use mail_builder::MessageBuilder;
@@ -59,12 +60,10 @@ pub fn compose(draft: &Draft<'_>) -> OutgoingEmail {
         .unwrap_or("accueil.invalid");
     let message_id = format!("{}@{}", uuid::Uuid::new_v4(), domain);
     let subject = one_line(draft.subject);
-    let from_name = one_line(draft.from_name);
-    let to_name = draft.to_name.map(one_line).unwrap_or_default();
 
     let mut builder = MessageBuilder::new()
-        .from((from_name, draft.from.as_str().to_string()))
-        .to((to_name, draft.to.as_str().to_string()))
+        .from(mailbox(Some(draft.from_name), draft.from))
+        .to(mailbox(draft.to_name, draft.to))
         .subject(subject.clone())
         .date(draft.date.timestamp())
         .message_id(message_id.clone())
@@ -94,6 +93,16 @@ pub fn compose(draft: &Draft<'_>) -> OutgoingEmail {
         subject,
         raw,
         auto_reply: draft.auto_reply,
+    }
+}
+
+/// A name and address header value; without a name, the bare address (an
+/// empty name would show as `"" <owner@example.com>`).
+fn mailbox(name: Option<&str>, address: &EmailAddress) -> Address<'static> {
+    let address = address.as_str().to_string();
+    match name.map(one_line).filter(|n| !n.trim().is_empty()) {
+        Some(name) => Address::from((name, address)),
+        None => Address::from(address),
     }
 }
 
@@ -170,6 +179,25 @@ mod tests {
         let headers = raw.split("\r\n\r\n").next().unwrap();
         assert!(!headers.lines().any(|l| l.starts_with("Bcc:")), "{headers}");
         assert!(!raw.contains("victim@example.com>"), "{headers}");
+    }
+
+    #[test]
+    fn an_address_without_a_name_has_no_empty_name() {
+        let (from, to) = (
+            addr("bonjour@atelier-lune.example"),
+            addr("owner@atelier-lune.example"),
+        );
+        let mut d = draft(&from, &to, &[]);
+        d.to_name = None;
+        let raw = String::from_utf8(compose(&d).raw).unwrap();
+        assert!(raw.contains("To: <owner@atelier-lune.example>\r\n"), "{raw}");
+        d.to_name = Some(" ");
+        let raw = String::from_utf8(compose(&d).raw).unwrap();
+        assert!(raw.contains("To: <owner@atelier-lune.example>\r\n"), "{raw}");
+        assert!(
+            raw.contains("From: \"Atelier Lune\" <bonjour@atelier-lune.example>\r\n"),
+            "{raw}"
+        );
     }
 
     #[test]
