@@ -188,22 +188,18 @@ mod tests {
             addr("owner@atelier-lune.example"),
         );
         let mut d = draft(&from, &to, &[]);
-        d.to_name = None;
-        let raw = String::from_utf8(compose(&d).raw).unwrap();
-        assert!(
-            raw.contains("To: <owner@atelier-lune.example>\r\n"),
-            "{raw}"
-        );
-        d.to_name = Some(" ");
-        let raw = String::from_utf8(compose(&d).raw).unwrap();
-        assert!(
-            raw.contains("To: <owner@atelier-lune.example>\r\n"),
-            "{raw}"
-        );
-        assert!(
-            raw.contains("From: \"Atelier Lune\" <bonjour@atelier-lune.example>\r\n"),
-            "{raw}"
-        );
+        for blank in [None, Some(" ")] {
+            d.to_name = blank;
+            let raw = String::from_utf8(compose(&d).raw).unwrap();
+            assert!(
+                raw.contains("To: <owner@atelier-lune.example>\r\n"),
+                "{raw}"
+            );
+            assert!(
+                raw.contains("From: \"Atelier Lune\" <bonjour@atelier-lune.example>\r\n"),
+                "{raw}"
+            );
+        }
     }
 
     #[test]
