@@ -104,7 +104,6 @@ fn cpu_time(pid: u32) -> Duration {
         .sum()
 }
 
-const CUSTOM_PARTITION: &str = "SMITHY_CLIENT_SDK_CUSTOM_PARTITION";
 const PARTITION_TABLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/aws/partitions/aws.json"
@@ -141,7 +140,7 @@ fn start(
         // As the stack sets it (infra/template.yaml): the SDK's partition
         // table cut to the partition the function runs in. The empty
         // function creates no SDK client and never reads it.
-        .env(CUSTOM_PARTITION, PARTITION_TABLE)
+        .env(accueil_aws::partitions::CUSTOM_PARTITION, PARTITION_TABLE)
         .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -36,10 +36,11 @@ pub async fn sdk_config() -> SdkConfig {
 /// run at cold start. `AWS_ENDPOINT_URL` is honoured, as everywhere, and so is
 /// the partition table the stack gives (`partitions`).
 pub async fn lambda_sdk_config() -> Result<SdkConfig, env::EnvError> {
-    partitions::check()?;
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
     use aws_credential_types::provider::SharedCredentialsProvider;
     use aws_smithy_async::rt::sleep::TokioSleep;
+
+    partitions::check()?;
 
     let region = env::required("AWS_REGION")?;
     let mut builder = SdkConfig::builder()
