@@ -42,7 +42,8 @@ fn sdk_tables() -> BTreeMap<String, Value> {
         let source = manifest.parent().unwrap().join("src/endpoint_lib.rs");
         let source = std::fs::read_to_string(&source)
             .unwrap_or_else(|e| panic!("{}: {e}", source.display()));
-        tables.insert(format!("{name} {}", package["version"]), built_in(&source));
+        let version = package["version"].as_str().unwrap();
+        tables.insert(format!("{name} {version}"), built_in(&source));
     }
     assert!(!tables.is_empty(), "no AWS SDK crate in the lock file");
     tables
