@@ -104,11 +104,6 @@ fn cpu_time(pid: u32) -> Duration {
         .sum()
 }
 
-const PARTITION_TABLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/aws/partitions/aws.json"
-);
-
 /// Starts the function against the Runtime API `api`, as Lambda would.
 fn start(
     function: &Function,
@@ -137,10 +132,6 @@ fn start(
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_ENDPOINT_URL", aws_endpoint)
         .env("ACCUEIL_LOG", "warn")
-        // As the stack sets it (infra/template.yaml): the SDK's partition
-        // table cut to the partition the function runs in. The empty
-        // function creates no SDK client and never reads it.
-        .env(accueil_aws::partitions::CUSTOM_PARTITION, PARTITION_TABLE)
         .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -15,8 +15,6 @@ pub enum EnvError {
     Missing(&'static str),
     #[error("the environment variable {0} is empty")]
     Empty(&'static str),
-    #[error("the environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
 }
 
 pub fn required(name: &'static str) -> Result<String, EnvError> {

@@ -9,7 +9,6 @@ pub mod env;
 mod https;
 pub mod job;
 pub mod logging;
-pub mod partitions;
 #[cfg(feature = "ses")]
 pub mod ses;
 #[cfg(feature = "sns")]
@@ -33,14 +32,11 @@ pub async fn sdk_config() -> SdkConfig {
 /// The SDK configuration inside a Lambda function, where the runtime puts
 /// the region and the role's credentials in the environment: only those are
 /// read, so the profile-file and STS credential chain is neither linked nor
-/// run at cold start. `AWS_ENDPOINT_URL` is honoured, as everywhere, and so is
-/// the partition table the stack gives (`partitions`).
+/// run at cold start. `AWS_ENDPOINT_URL` is honoured, as everywhere.
 pub async fn lambda_sdk_config() -> Result<SdkConfig, env::EnvError> {
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
     use aws_credential_types::provider::SharedCredentialsProvider;
     use aws_smithy_async::rt::sleep::TokioSleep;
-
-    partitions::check()?;
 
     let region = env::required("AWS_REGION")?;
     let mut builder = SdkConfig::builder()
