@@ -1,18 +1,13 @@
-# Sourced by scripts/test and scripts/bench: installs moto's server (pinned in
+# Sourced by scripts/test and scripts/bench: installs moto's server (locked in
 # scripts/requirements-test.txt) into .venv, starts it on a free loopback
 # port, exports its address as ACCUEIL_TEST_AWS_ENDPOINT, and stops it when
 # the calling script exits.
 
+source scripts/lib/venv.sh
+
 start_local_aws() {
     local venv=.venv
-    local requirements=scripts/requirements-test.txt
-    local stamp="$venv/.installed-$(sha256sum "$requirements" | cut -c1-16)"
-    if [ ! -e "$stamp" ]; then
-        echo "Installing the local AWS API (moto) into $venv…" >&2
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-        touch "$stamp"
-    fi
+    install_venv "$venv" test
 
     mkdir -p target
     local port
