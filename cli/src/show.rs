@@ -84,7 +84,7 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
         println!("  {}", a.address.display());
     }
     for m in &found.messages {
-        let at = m.received_at.with_timezone(&data.config.business.timezone);
+        let at = m.sent_at.with_timezone(&data.config.business.timezone);
         println!("\n[{}]\n{}", at.format("%Y-%m-%d %H:%M"), m.text);
         for a in &m.attachments {
             println!("  + {} {}", a.kind, a.reference);

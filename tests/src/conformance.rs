@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use accueil_core::digest::Digest;
 use accueil_core::domain::{
     AcknowledgementRecord, Address, Channel, ChannelAddress, Contact, ContactId, EmailAddress,
     Message, MessageId, PhoneNumber, ProviderMessageId, Quarantined, Thread, ThreadId,
@@ -46,13 +47,26 @@ fn thread(contact: &Contact, opened_at: DateTime<Utc>) -> Thread {
     }
 }
 
+/// A message sent and stored at the same instant.
 fn message(thread: &Thread, provider_id: &str, at: DateTime<Utc>, text: &str) -> Message {
+    late_message(thread, provider_id, at, at, text)
+}
+
+/// A message the provider stamped `sent` that Accueil stored at `stored`.
+fn late_message(
+    thread: &Thread,
+    provider_id: &str,
+    sent: DateTime<Utc>,
+    stored: DateTime<Utc>,
+    text: &str,
+) -> Message {
     Message {
         id: MessageId::generate(),
         thread_id: thread.id.clone(),
         channel: thread.channel,
         provider_id: ProviderMessageId::parse(provider_id).unwrap(),
-        received_at: at,
+        sent_at: sent,
+        received_at: stored,
         text: text.to_string(),
         attachments: Vec::new(),
     }
@@ -65,6 +79,7 @@ pub async fn store(store: &dyn Store) {
     threads_list_by_wait_and_by_activity_and_close(store).await;
     acknowledgements_are_read_back_by_time(store).await;
     quarantine_and_digest_marks(store).await;
+    new_since_the_last_digest_is_by_the_time_we_stored(store).await;
     forgetting_erases_everything_of_a_contact(store).await;
 }
 
@@ -361,6 +376,63 @@ async fn quarantine_and_digest_marks(store: &dyn Store) {
         store.last_digest_at().await.unwrap(),
         Some(t0() + Duration::hours(3))
     );
+}
+
+/// Each message keeps the sender's time and ours; the digest counts what
+/// was stored since it last went out, whatever the sender's clock said.
+async fn new_since_the_last_digest_is_by_the_time_we_stored(store: &dyn Store) {
+    let digest_at = t0() + Duration::days(2);
+    let dora = contact("Dora", "dora@example.com", "+33600000106");
+    store.save_contact(&dora).await.unwrap();
+    let t = thread(&dora, digest_at - Duration::hours(1));
+    store.open_thread(&t).await.unwrap();
+    let before = message(&t, "d-1", digest_at - Duration::hours(1), "Avant");
+    store.append_message(&before).await.unwrap();
+    store.record_digest(digest_at).await.unwrap();
+    // Stamped a second before the digest, stored after it.
+    let stamped_before = late_message(
+        &t,
+        "d-2",
+        digest_at - Duration::seconds(1),
+        digest_at + Duration::seconds(5),
+        "Juste avant",
+    );
+    // Redelivered a day late, after the digest.
+    let redelivered = late_message(
+        &t,
+        "d-3",
+        digest_at - Duration::days(1),
+        digest_at + Duration::minutes(1),
+        "Hier",
+    );
+    for m in [&stamped_before, &redelivered] {
+        assert_eq!(store.append_message(m).await.unwrap(), Appended::New);
+    }
+
+    let full = store.thread(&t.id).await.unwrap().unwrap();
+    // In the order they were sent, each with both times as written.
+    assert_eq!(full.messages, [redelivered, before, stamped_before]);
+    // Activity is when we last stored; the excerpt is the last one sent.
+    assert_eq!(
+        full.thread.last_message_at,
+        digest_at + Duration::minutes(1)
+    );
+    assert_eq!(full.thread.last_excerpt, "Juste avant");
+    assert_eq!(store.threads().await.unwrap()[0].id, t.id);
+
+    let config = accueil_core::config::Config::demo();
+    let digest = Digest::build(&config, store, 0, digest_at + Duration::hours(1))
+        .await
+        .unwrap();
+    let line = digest
+        .threads
+        .iter()
+        .find(|l| l.id == t.id.as_str())
+        .unwrap();
+    assert_eq!(line.new_messages, 2);
+    // A thread with nothing stored since counts none.
+    let bea = digest.threads.iter().find(|l| l.contact == "Béa").unwrap();
+    assert_eq!(bea.new_messages, 0);
 }
 
 async fn forgetting_erases_everything_of_a_contact(store: &dyn Store) {

@@ -208,13 +208,23 @@ impl Bench {
 
 /// A WhatsApp Cloud API text message from a phone number, as Meta sends it.
 pub fn whatsapp_text(from_digits: &str, id: &str, text: &str) -> String {
+    whatsapp_text_sent(
+        from_digits,
+        id,
+        text,
+        Utc.timestamp_opt(1795900000, 0).unwrap(),
+    )
+}
+
+/// The same, stamped by WhatsApp as sent at `sent` (whole seconds).
+pub fn whatsapp_text_sent(from_digits: &str, id: &str, text: &str, sent: DateTime<Utc>) -> String {
     json!({
         "object": "whatsapp_business_account",
         "entry": [{ "id": "1000", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": { "display_phone_number": "15550001111", "phone_number_id": "100200300400500" },
             "contacts": [{ "profile": { "name": "Zoé Martin" }, "wa_id": from_digits }],
-            "messages": [{ "from": from_digits, "id": id, "timestamp": "1795900000", "type": "text", "text": { "body": text } }]
+            "messages": [{ "from": from_digits, "id": id, "timestamp": sent.timestamp().to_string(), "type": "text", "text": { "body": text } }]
         }}]}]
     })
     .to_string()

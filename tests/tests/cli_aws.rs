@@ -98,6 +98,7 @@ async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
             thread_id: thread.id.clone(),
             channel: Channel::Webform,
             provider_id: ProviderMessageId::parse(thread.id.as_str()).unwrap(),
+            sent_at: now,
             received_at: now,
             text: "Depuis le nuage".into(),
             attachments: vec![],

@@ -2,7 +2,8 @@
 
 use accueil_core::digest::{self, Digest};
 use accueil_core::ports::Store;
-use accueil_e2e::{demo_config, open_hours, whatsapp_text, Bench};
+use accueil_e2e::{demo_config, open_hours, whatsapp_text, whatsapp_text_sent, Bench};
+use chrono::Duration;
 
 #[tokio::test]
 async fn customer_text_is_escaped_in_the_html_digest() {
@@ -125,4 +126,77 @@ async fn quarantined_payloads_are_counted_in_the_digest() {
         d.text()
     );
     assert_eq!(bench.database.threads().await.unwrap().len(), 1);
+}
+
+/// WhatsApp stamps a message when the customer sends it, and Meta redelivers
+/// hours or days later after an outage: what reached us after a digest is
+/// new in the next one, whatever its stamp says.
+#[tokio::test]
+async fn what_arrives_after_a_digest_is_new_in_the_next_whatever_its_stamp() {
+    let digest_at = open_hours();
+    let bench = Bench::start(demo_config(&[]), digest_at - Duration::hours(1)).await;
+    bench
+        .post_whatsapp(&whatsapp_text_sent(
+            "33600000040",
+            "wamid.N1",
+            "Avant le récapitulatif",
+            digest_at - Duration::hours(1),
+        ))
+        .await;
+    bench.settle().await;
+    bench.clock.set(digest_at);
+    digest::send(&bench.config, &bench.database, &bench.outbox, 0, digest_at)
+        .await
+        .unwrap();
+
+    // Stamped 18:29:59 for an 18:30:00 digest, stored at 18:30:05.
+    bench.clock.set(digest_at + Duration::seconds(5));
+    let response = bench
+        .post_whatsapp(&whatsapp_text_sent(
+            "33600000040",
+            "wamid.N2",
+            "Juste avant",
+            digest_at - Duration::seconds(1),
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    bench.settle().await;
+    // Sent yesterday, redelivered now.
+    bench.clock.set(digest_at + Duration::minutes(10));
+    bench
+        .post_whatsapp(&whatsapp_text_sent(
+            "33600000040",
+            "wamid.N3",
+            "Hier",
+            digest_at - Duration::days(1),
+        ))
+        .await;
+    bench.settle().await;
+
+    let next = Digest::build(
+        &bench.config,
+        &bench.database,
+        0,
+        digest_at + Duration::days(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next.threads.len(), 1);
+    assert_eq!(next.threads[0].new_messages, 2);
+    // The owner reads the customers' own times, in the order they wrote.
+    let thread = bench.database.threads().await.unwrap().remove(0);
+    let full = bench.database.thread(&thread.id).await.unwrap().unwrap();
+    let sent: Vec<_> = full.messages.iter().map(|m| m.sent_at).collect();
+    assert_eq!(
+        sent,
+        [
+            digest_at - Duration::days(1),
+            digest_at - Duration::hours(1),
+            digest_at - Duration::seconds(1)
+        ]
+    );
+    assert_eq!(
+        full.thread.last_message_at,
+        digest_at + Duration::minutes(10)
+    );
 }

@@ -56,7 +56,7 @@ fn sqs_record(message_id: String) -> Value {
     let job = Job::Message(Envelope {
         channel: Channel::Webform,
         provider_id: ProviderMessageId::parse(reference.as_str()).unwrap(),
-        received_at: accueil_core::ports::Clock::now(&accueil_core::ports::SystemClock),
+        sent_at: accueil_core::ports::Clock::now(&accueil_core::ports::SystemClock),
         sender: Sender::new(Some("Bench".into()), vec![Address::Email(email.clone())]).unwrap(),
         text: "Bonjour".into(),
         attachments: vec![],

@@ -21,7 +21,7 @@ pub struct DigestThread {
     pub waited: String,
     pub waited_seconds: i64,
     pub excerpt: String,
-    /// Messages received since the previous digest.
+    /// Messages stored since the previous digest, whatever their senders' clocks said.
     pub new_messages: usize,
     pub reply_link: Option<String>,
 }
@@ -90,7 +90,7 @@ impl Digest {
         for thread in store.open_threads_by_wait().await? {
             let new_messages = match since {
                 None => thread.message_count as usize,
-                // Nothing new: no need to read the thread's messages.
+                // Both by our clock: nothing stored since, nothing to read.
                 Some(since) if thread.last_message_at <= since => 0,
                 Some(since) => store
                     .thread(&thread.id)

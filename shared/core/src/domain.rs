@@ -464,7 +464,10 @@ impl Sender {
 pub struct Envelope {
     pub channel: Channel,
     pub provider_id: ProviderMessageId,
-    pub received_at: DateTime<Utc>,
+    /// When the customer sent it: the provider's timestamp, else when ingest
+    /// received it. (Jobs queued before the field's rename call it `received_at`.)
+    #[serde(alias = "received_at")]
+    pub sent_at: DateTime<Utc>,
     pub sender: Sender,
     /// The text the customer wrote, or a caption, a button title, a
     /// description of what was sent ("[location] 48.85,2.35").
@@ -518,7 +521,10 @@ pub struct Thread {
     pub contact: Contact,
     pub channel: Channel,
     pub status: ThreadStatus,
+    /// When its first message was sent (the customer's time): the wait starts here.
     pub opened_at: DateTime<Utc>,
+    /// When its latest message was stored, by Accueil's clock: activity, and
+    /// what "new since the last digest" is measured against.
     pub last_message_at: DateTime<Utc>,
     pub message_count: u32,
     /// The beginning of the last message, for lists.
@@ -533,6 +539,12 @@ pub struct Message {
     pub thread_id: ThreadId,
     pub channel: Channel,
     pub provider_id: ProviderMessageId,
+    /// When the customer sent it, by the provider's clock (whole seconds on
+    /// WhatsApp; a redelivery keeps it): shown to the owner, and the order of
+    /// a thread's messages.
+    pub sent_at: DateTime<Utc>,
+    /// When Accueil stored it, by its own clock: "new since the last digest"
+    /// compares this one, never the provider's.
     pub received_at: DateTime<Utc>,
     pub text: String,
     #[serde(default)]

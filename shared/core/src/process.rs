@@ -85,8 +85,8 @@ impl Processor {
                     contact: contact.clone(),
                     channel: envelope.channel,
                     status: ThreadStatus::Open,
-                    opened_at: envelope.received_at,
-                    last_message_at: envelope.received_at,
+                    opened_at: envelope.sent_at,
+                    last_message_at: now,
                     message_count: 0,
                     last_excerpt: String::new(),
                     closed_at: None,
@@ -100,7 +100,11 @@ impl Processor {
             thread_id: thread.id.clone(),
             channel: envelope.channel,
             provider_id: envelope.provider_id.clone(),
-            received_at: envelope.received_at,
+            sent_at: envelope.sent_at,
+            // Our clock, not the provider's: a message redelivered late, or
+            // stamped a second before a digest and stored after it, is new
+            // to the next digest. Read last, as close to the write as can be.
+            received_at: self.clock.now(),
             text: envelope.text.clone(),
             attachments: envelope.attachments.clone(),
         };

@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use accueil_core::ports::StoreError;
 
-use crate::schema::SCHEMA;
+use crate::schema::{ADDED_COLUMNS, INDEXES, SCHEMA};
 
 #[derive(Debug, Error)]
 pub enum DatabaseError {
@@ -44,11 +44,12 @@ impl Database {
             path: path.to_path_buf(),
             source,
         };
-        let connection = Connection::open(path).map_err(open_error)?;
+        let mut connection = Connection::open(path).map_err(open_error)?;
         connection
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_error)?;
         connection.execute_batch(SCHEMA).map_err(open_error)?;
+        migrate(&mut connection).map_err(open_error)?;
         Ok(Database {
             connection: Arc::new(Mutex::new(connection)),
             enqueued: Arc::new(Notify::new()),
@@ -76,6 +77,29 @@ impl Database {
         .await
         .map_err(|_| DatabaseError::Worker)?
     }
+}
+
+/// Brings a database made by an earlier version to the current schema, in
+/// one transaction: nothing it held is lost or left half-changed.
+fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
+    let tx = connection.transaction()?;
+    for (table, column, definition, fill) in ADDED_COLUMNS {
+        let present: i64 = tx.query_row(
+            "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if present == 0 {
+            tx.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))?;
+            if let Some(from) = fill {
+                tx.execute_batch(&format!("UPDATE {table} SET {column} = {from}"))?;
+            }
+        }
+    }
+    tx.execute_batch(INDEXES)?;
+    tx.commit()
 }
 
 pub(crate) fn time(t: DateTime<Utc>) -> String {

@@ -25,10 +25,13 @@ CREATE TABLE IF NOT EXISTS threads (
     channel          TEXT NOT NULL,
     status           TEXT NOT NULL CHECK (status IN ('open', 'closed')),
     opened_at        TEXT NOT NULL,
+    -- Stored time (our clock) of the latest message.
     last_message_at  TEXT NOT NULL,
     message_count    INTEGER NOT NULL,
     last_excerpt     TEXT NOT NULL,
-    closed_at        TEXT
+    closed_at        TEXT,
+    -- Sent time of the message the excerpt is from (NULL: none yet).
+    last_sent_at     TEXT
 );
 -- At most one open thread per contact and channel: new messages join it.
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_thread ON threads(contact_id, channel) WHERE status = 'open';
@@ -39,13 +42,15 @@ CREATE TABLE IF NOT EXISTS messages (
     thread_id    TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
     channel      TEXT NOT NULL,
     provider_id  TEXT NOT NULL,
+    -- By our clock: when it was stored.
     received_at  TEXT NOT NULL,
     text         TEXT NOT NULL,
     attachments  TEXT NOT NULL,
+    -- By the provider's clock: when the customer sent it.
+    sent_at      TEXT NOT NULL,
     -- Providers deliver twice: the second copy is refused here.
     UNIQUE (channel, provider_id)
 );
-CREATE INDEX IF NOT EXISTS messages_by_thread ON messages(thread_id, received_at);
 
 CREATE TABLE IF NOT EXISTS acknowledgements (
     thread_id   TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
@@ -81,3 +86,21 @@ CREATE TABLE IF NOT EXISTS queue (
 );
 CREATE INDEX IF NOT EXISTS queue_ready ON queue(dead, available_at);
 "#;
+
+/// Columns added since the first schema, for databases made before them:
+/// (table, column, definition, what fills it in existing rows). A database
+/// from before kept one time per message, the sender's, and so both take it.
+pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 2] = [
+    (
+        "messages",
+        "sent_at",
+        "TEXT NOT NULL DEFAULT ''",
+        Some("received_at"),
+    ),
+    ("threads", "last_sent_at", "TEXT", None),
+];
+
+/// After the columns exist: a thread's messages in the order they were sent.
+pub const INDEXES: &str =
+    "CREATE INDEX IF NOT EXISTS messages_by_thread_sent ON messages(thread_id, sent_at);
+DROP INDEX IF EXISTS messages_by_thread;";

@@ -220,13 +220,14 @@ impl Store for Database {
             .with(move |conn| {
                 let tx = conn.transaction()?;
                 let inserted = tx.execute(
-                    "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, received_at, text, attachments)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, sent_at, received_at, text, attachments)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         m.id.as_str(),
                         m.thread_id.as_str(),
                         m.channel.as_str(),
                         m.provider_id.as_str(),
+                        time(m.sent_at),
                         time(m.received_at),
                         m.text,
                         serde_json::to_string(&m.attachments).expect("attachments serialize"),
@@ -235,13 +236,15 @@ impl Store for Database {
                 if inserted == 0 {
                     return Ok(Appended::Duplicate);
                 }
-                // Messages can arrive out of order: the latest one sets the excerpt.
+                // Messages can arrive out of order: the one sent last sets
+                // the excerpt, the one stored last the activity.
                 tx.execute(
                     "UPDATE threads SET message_count = message_count + 1,
-                        last_excerpt = CASE WHEN ?2 >= last_message_at OR message_count = 0 THEN ?3 ELSE last_excerpt END,
+                        last_excerpt = CASE WHEN last_sent_at IS NULL OR ?3 >= last_sent_at THEN ?4 ELSE last_excerpt END,
+                        last_sent_at = CASE WHEN last_sent_at IS NULL OR ?3 >= last_sent_at THEN ?3 ELSE last_sent_at END,
                         last_message_at = max(last_message_at, ?2)
                      WHERE id = ?1",
-                    params![m.thread_id.as_str(), time(m.received_at), excerpt(&m.text, EXCERPT_CHARS)],
+                    params![m.thread_id.as_str(), time(m.received_at), time(m.sent_at), excerpt(&m.text, EXCERPT_CHARS)],
                 )?;
                 tx.commit()?;
                 Ok(Appended::New)
@@ -302,8 +305,8 @@ impl Store for Database {
                     return Ok(None);
                 };
                 let mut stmt = conn.prepare_cached(
-                    "SELECT id, thread_id, channel, provider_id, received_at, text, attachments
-                     FROM messages WHERE thread_id = ?1 ORDER BY received_at, id",
+                    "SELECT id, thread_id, channel, provider_id, sent_at, received_at, text, attachments
+                     FROM messages WHERE thread_id = ?1 ORDER BY sent_at, id",
                 )?;
                 let rows = stmt
                     .query_map([&id], |r| {
@@ -314,17 +317,19 @@ impl Store for Database {
                             r.get::<_, String>(4)?,
                             r.get::<_, String>(5)?,
                             r.get::<_, String>(6)?,
+                            r.get::<_, String>(7)?,
                         ))
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut messages = Vec::with_capacity(rows.len());
-                for (mid, channel, provider_id, received_at, text, attachments) in rows {
+                for (mid, channel, provider_id, sent_at, received_at, text, attachments) in rows {
                     messages.push(Message {
                         id: MessageId::parse(&mid).map_err(|_| corrupt("message id"))?,
                         thread_id: thread.id.clone(),
                         channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel"))?,
                         provider_id: ProviderMessageId::parse(&provider_id)
                             .map_err(|_| corrupt("provider id"))?,
+                        sent_at: parse_time(&sent_at)?,
                         received_at: parse_time(&received_at)?,
                         text,
                         attachments: serde_json::from_str(&attachments)

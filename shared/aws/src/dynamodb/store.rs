@@ -244,6 +244,36 @@ impl DynamoStore {
             .collect()
     }
 
+    /// Updates the message's thread if `condition` holds; false if it did not.
+    async fn update_thread_if<const N: usize>(
+        &self,
+        m: &Message,
+        update: &str,
+        condition: &str,
+        values: [(&str, &String); N],
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, s(value));
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     /// Deletes keys in batches of 25, retrying what DynamoDB leaves unprocessed.
     async fn delete_all(&self, keys: Vec<Item>) -> Result<(), StoreError> {
         for chunk in keys.chunks(25) {
@@ -475,10 +505,12 @@ impl Store for DynamoStore {
         ]));
         let stored = self.put(item([
             ("pk", s(thread_pk(m.thread_id.as_str()))),
-            ("sk", s(format!("MSG#{}#{}", time(m.received_at), m.id))),
+            // A thread's messages in the order they were sent.
+            ("sk", s(format!("MSG#{}#{}", time(m.sent_at), m.id))),
             ("id", s(m.id.as_str())),
             ("channel", s(m.channel.as_str())),
             ("provider_id", s(m.provider_id.as_str())),
+            ("sent_at", s(time(m.sent_at))),
             ("received_at", s(time(m.received_at))),
             ("text", s(&m.text)),
             (
@@ -506,28 +538,39 @@ impl Store for DynamoStore {
             Err(e) if condition_failed_at(&e, 0) => return Ok(Appended::Duplicate),
             Err(e) => return Err(unavailable(e)),
         }
-        // Messages can arrive out of order: only a later one replaces the excerpt.
-        let later = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
-            .update_expression("SET last_message_at = :t, last_excerpt = :e")
-            .condition_expression("last_message_at <= :t")
-            .expression_attribute_values(":t", s(time(m.received_at)))
-            .expression_attribute_values(":e", s(excerpt(&m.text, EXCERPT_CHARS)))
-            .send()
-            .await;
-        match later {
-            Ok(_) => Ok(Appended::New),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Appended::New)
-            }
-            Err(e) => Err(unavailable(e)),
+        // Messages can arrive out of order: the one sent last sets the
+        // excerpt, the one stored last the activity. Both, in one request,
+        // when it is the latest on both counts, as it nearly always is.
+        let (stored, sent) = (time(m.received_at), time(m.sent_at));
+        let excerpt = excerpt(&m.text, EXCERPT_CHARS);
+        let later_sent = "attribute_not_exists(last_sent_at) OR last_sent_at <= :sent";
+        let later_stored = "last_message_at <= :stored";
+        if self
+            .update_thread_if(
+                m,
+                "SET last_message_at = :stored, last_excerpt = :e, last_sent_at = :sent",
+                &format!("({later_stored}) AND ({later_sent})"),
+                [(":stored", &stored), (":sent", &sent), (":e", &excerpt)],
+            )
+            .await?
+        {
+            return Ok(Appended::New);
         }
+        self.update_thread_if(
+            m,
+            "SET last_message_at = :stored",
+            later_stored,
+            [(":stored", &stored)],
+        )
+        .await?;
+        self.update_thread_if(
+            m,
+            "SET last_excerpt = :e, last_sent_at = :sent",
+            later_sent,
+            [(":sent", &sent), (":e", &excerpt)],
+        )
+        .await?;
+        Ok(Appended::New)
     }
 
     async fn acknowledgements_to(
@@ -605,6 +648,11 @@ impl Store for DynamoStore {
                     .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
                 provider_id: ProviderMessageId::parse(get_s(&m, "provider_id")?)
                     .map_err(|_| StoreError::Corrupt("provider id".into()))?,
+                // Stored before the two times were kept: the one it has is the sender's.
+                sent_at: match get_opt_time(&m, "sent_at")? {
+                    Some(sent) => sent,
+                    None => get_time(&m, "received_at")?,
+                },
                 received_at: get_time(&m, "received_at")?,
                 text: get_s(&m, "text")?.to_string(),
                 attachments: serde_json::from_str(get_s(&m, "attachments")?)

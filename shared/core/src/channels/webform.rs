@@ -158,7 +158,7 @@ fn envelope(
         channel: Channel::Webform,
         provider_id: ProviderMessageId::parse(reference.as_str())
             .expect("a thread id is never empty"),
-        received_at,
+        sent_at: received_at,
         sender,
         text: message.to_string(),
         attachments: Vec::new(),
@@ -300,7 +300,7 @@ pub fn acknowledgement(
         subject: &text.subject,
         text: &text.body,
         html: &html,
-        date: envelope.received_at,
+        date: envelope.sent_at,
         auto_reply: true,
         in_reply_to: None,
         references: &[],

@@ -210,7 +210,7 @@ fn read_message(raw: Value, ctx: &ChangeContext) -> Result<Option<Envelope>, Str
         .ok_or("no metadata.phone_number_id to reply from")?;
     Ok(Some(Envelope {
         channel: Channel::Whatsapp,
-        received_at: timestamp(msg.timestamp.as_ref()).unwrap_or(ctx.arrived_at),
+        sent_at: timestamp(msg.timestamp.as_ref()).unwrap_or(ctx.arrived_at),
         sender,
         text,
         attachments,
@@ -451,13 +451,27 @@ mod tests {
         let ten = at("2026-01-01T10:00:00Z");
         let received = |extra: &str| {
             let parsed = parse(payload("33600000001", extra).as_bytes(), arrived).unwrap();
-            parsed.envelopes[0].received_at
+            parsed.envelopes[0].sent_at
         };
         assert_eq!(received(r#","timestamp":"1767261600""#), ten);
         assert_eq!(received(r#","timestamp":1767261600"#), ten);
         assert_eq!(received(""), arrived);
         assert_eq!(received(r#","timestamp":"yesterday""#), arrived);
         assert_eq!(received(r#","timestamp":null"#), arrived);
+    }
+
+    #[test]
+    fn a_job_queued_before_sent_at_was_named_so_still_reads() {
+        let arrived = at("2026-01-01T00:00:00Z");
+        let parsed = parse(payload("33600000001", "").as_bytes(), arrived).unwrap();
+        let envelope = &parsed.envelopes[0];
+        let json = serde_json::to_string(envelope).unwrap();
+        assert!(json.contains("\"sent_at\""), "{json}");
+        let before = json.replace("\"sent_at\"", "\"received_at\"");
+        assert_eq!(
+            &serde_json::from_str::<Envelope>(&before).unwrap(),
+            envelope
+        );
     }
 
     #[test]

@@ -1,0 +1,77 @@
+//! A database written by an earlier version opens, reads and takes new
+//! messages: nothing a user had is lost on an upgrade.
+
+use accueil_core::domain::{Channel, Message, MessageId, ProviderMessageId, ThreadId};
+use accueil_core::ports::{Appended, Store};
+use accueil_embedded::Database;
+use chrono::{DateTime, Duration, Utc};
+
+/// The tables as the version before both message times wrote them: one
+/// time per message, the provider's, and threads without `last_sent_at`.
+const BEFORE_BOTH_TIMES: &str = r#"
+CREATE TABLE contacts (id TEXT PRIMARY KEY, name TEXT, created_at TEXT NOT NULL);
+CREATE TABLE threads (
+    id TEXT PRIMARY KEY, contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+    opened_at TEXT NOT NULL, last_message_at TEXT NOT NULL, message_count INTEGER NOT NULL,
+    last_excerpt TEXT NOT NULL, closed_at TEXT
+);
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY, thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL, provider_id TEXT NOT NULL, received_at TEXT NOT NULL,
+    text TEXT NOT NULL, attachments TEXT NOT NULL, UNIQUE (channel, provider_id)
+);
+CREATE INDEX messages_by_thread ON messages(thread_id, received_at);
+INSERT INTO contacts VALUES ('C-ZYVYH7NZDV', 'Zoé', '2026-11-22T20:29:21.000000Z');
+INSERT INTO threads VALUES ('T-XW69ZYS9CS', 'C-ZYVYH7NZDV', 'whatsapp', 'open',
+    '2026-11-22T20:29:21.000000Z', '2026-11-22T20:29:21.000000Z', 1, 'Bonjour', NULL);
+INSERT INTO messages VALUES ('M-DEFJ7M7TNE', 'T-XW69ZYS9CS', 'whatsapp', 'wamid.OLD',
+    '2026-11-22T20:29:21.000000Z', 'Bonjour', '[]');
+"#;
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accueil.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(BEFORE_BOTH_TIMES)
+        .unwrap();
+
+    let database = Database::open(&path).unwrap();
+    let id = ThreadId::parse("T-XW69ZYS9CS").unwrap();
+    let old = database.thread(&id).await.unwrap().unwrap();
+    // Its one time was the sender's, and stands for both.
+    let then = at("2026-11-22T20:29:21Z");
+    assert_eq!(old.messages.len(), 1);
+    assert_eq!(
+        (old.messages[0].sent_at, old.messages[0].received_at),
+        (then, then)
+    );
+
+    let stored = then + Duration::days(1);
+    let next = Message {
+        id: MessageId::generate(),
+        thread_id: id.clone(),
+        channel: Channel::Whatsapp,
+        provider_id: ProviderMessageId::parse("wamid.NEW").unwrap(),
+        sent_at: then + Duration::hours(1),
+        received_at: stored,
+        text: "Encore moi".into(),
+        attachments: Vec::new(),
+    };
+    assert_eq!(database.append_message(&next).await.unwrap(), Appended::New);
+    let upgraded = database.thread(&id).await.unwrap().unwrap();
+    assert_eq!(upgraded.thread.message_count, 2);
+    assert_eq!(upgraded.thread.last_message_at, stored);
+    assert_eq!(upgraded.thread.last_excerpt, "Encore moi");
+    assert_eq!(upgraded.messages[1], next);
+    drop(database);
+    // Opening again changes nothing more.
+    let again = Database::open(&path).unwrap();
+    assert_eq!(again.thread(&id).await.unwrap().unwrap(), upgraded);
+}
