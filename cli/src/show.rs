@@ -12,6 +12,7 @@ use accueil_core::domain::{
     Address, BusinessScopedUserId, Channel, ChannelAddress, EmailAddress, PhoneNumber, ThreadId,
 };
 use accueil_core::ports::ThreadWithMessages;
+use accueil_core::wording::{spell_channel, Language};
 
 use crate::backend::Backend;
 use crate::Place;
@@ -77,7 +78,7 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
         "{} — {} on {} ({:?})",
         t.id,
         t.contact.display(),
-        t.channel.label(),
+        spell_channel(Language::En, t.channel),
         t.status
     );
     for a in &t.contact.addresses {
@@ -152,7 +153,7 @@ pub async fn forget(place: &Place, contact: &str) -> Result<()> {
         if let Some(f) = data.store.forget_contact(&key).await? {
             println!(
                 "Forgot a {} contact: {} thread(s), {} message(s).",
-                channel.label(),
+                spell_channel(Language::En, channel),
                 f.threads,
                 f.messages
             );

@@ -29,6 +29,11 @@ async fn customer_text_is_escaped_in_the_html_digest() {
     );
     // The plain-text part keeps the text as written.
     assert!(d.text().contains("<img src=x onerror=alert(2)> & co"));
+    // Every label in the business's language, the channel's name too.
+    for part in [&html, &d.text()] {
+        assert!(part.contains("Formulaire du site"), "{part}");
+        assert!(!part.contains("Web form"), "{part}");
+    }
 }
 
 #[tokio::test]

@@ -535,7 +535,10 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
     new.sort();
     assert_eq!(
         new,
-        [("Web form".to_string(), 0), ("WhatsApp".to_string(), 1)]
+        [
+            ("Formulaire du site".to_string(), 0),
+            ("WhatsApp".to_string(), 1)
+        ]
     );
     recorder.call("start-recording").await;
     digest.run(chrono::Utc::now()).await.unwrap();

@@ -1,4 +1,4 @@
-//! Accueil on AWS: core's ports on DynamoDB, SQS, SES and SNS, and the
+//! Accueil on AWS: core's ports on DynamoDB, SQS and SES, and the
 //! start-up pieces every Lambda function shares (SDK configuration,
 //! environment, the business configuration from SSM).
 
@@ -11,8 +11,6 @@ pub mod job;
 pub mod logging;
 #[cfg(feature = "ses")]
 pub mod ses;
-#[cfg(feature = "sns")]
-pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 

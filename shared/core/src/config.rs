@@ -84,10 +84,6 @@ impl fmt::Debug for Secret {
 pub struct SecretValue(String);
 
 impl SecretValue {
-    pub fn new(value: impl Into<String>) -> Self {
-        SecretValue(value.into())
-    }
-
     pub fn expose(&self) -> &str {
         &self.0
     }

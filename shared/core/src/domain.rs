@@ -29,14 +29,6 @@ impl Channel {
         }
     }
 
-    /// How the owner reads the channel's name in the digest.
-    pub fn label(self) -> &'static str {
-        match self {
-            Channel::Webform => "Web form",
-            Channel::Whatsapp => "WhatsApp",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<Channel> {
         Channel::ALL.into_iter().find(|c| c.as_str() == s)
     }
@@ -60,8 +52,6 @@ pub enum InvalidValue {
     ThreadId,
     #[error("empty")]
     Empty,
-    #[error("contains a line break")]
-    LineBreak,
 }
 
 /// A syntactically valid email address, kept as given (case preserved) but
@@ -409,13 +399,6 @@ pub enum ReplyTarget {
 }
 
 impl ReplyTarget {
-    pub fn channel(&self) -> Channel {
-        match self {
-            ReplyTarget::Webform { .. } => Channel::Webform,
-            ReplyTarget::Whatsapp { .. } => Channel::Whatsapp,
-        }
-    }
-
     /// A thread reference the customer was already shown, which a new
     /// thread must then take.
     pub fn promised_reference(&self) -> Option<&ThreadId> {

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use mail_builder::headers::address::Address;
-use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::text::Text;
 use mail_builder::MessageBuilder;
 use serde::{Deserialize, Serialize};
@@ -37,9 +36,6 @@ pub struct Draft<'a> {
     pub date: DateTime<Utc>,
     /// Set for automatic replies (RFC 3834 `Auto-Submitted: auto-replied`).
     pub auto_reply: bool,
-    /// The Message-ID being answered, and the References chain before it.
-    pub in_reply_to: Option<&'a str>,
-    pub references: &'a [String],
 }
 
 /// Header values never carry a line break: customer-provided names and
@@ -75,14 +71,6 @@ pub fn compose(draft: &Draft<'_>) -> OutgoingEmail {
             // Microsoft's servers honour this instead of Auto-Submitted.
             .header("X-Auto-Response-Suppress", Text::new("All"));
     }
-    if let Some(parent) = draft.in_reply_to {
-        let parent = bare_id(parent);
-        let mut chain: Vec<String> = draft.references.iter().map(|r| bare_id(r)).collect();
-        chain.push(parent.clone());
-        builder = builder
-            .in_reply_to(parent)
-            .references(MessageId::new_list(chain.into_iter()));
-    }
     let raw = builder
         .write_to_vec()
         .expect("writing MIME to memory cannot fail");
@@ -106,10 +94,6 @@ fn mailbox(name: Option<&str>, address: &EmailAddress) -> Address<'static> {
     }
 }
 
-fn bare_id(id: &str) -> String {
-    one_line(id.trim().trim_start_matches('<').trim_end_matches('>'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,7 +102,7 @@ mod tests {
         EmailAddress::parse(s).unwrap()
     }
 
-    fn draft<'a>(from: &'a EmailAddress, to: &'a EmailAddress, refs: &'a [String]) -> Draft<'a> {
+    fn draft<'a>(from: &'a EmailAddress, to: &'a EmailAddress) -> Draft<'a> {
         Draft {
             from_name: "Atelier Lune",
             from,
@@ -129,19 +113,16 @@ mod tests {
             html: "<p>Bonjour Zoé</p>",
             date: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
             auto_reply: true,
-            in_reply_to: Some("<parent@mail.example>"),
-            references: refs,
         }
     }
 
     #[test]
-    fn an_acknowledgement_is_threaded_multipart_mime_marked_auto_replied() {
+    fn an_acknowledgement_is_multipart_mime_marked_auto_replied() {
         let (from, to) = (
             addr("bonjour@atelier-lune.example"),
             addr("zoe@example.com"),
         );
-        let refs = vec!["<root@mail.example>".to_string()];
-        let email = compose(&draft(&from, &to, &refs));
+        let email = compose(&draft(&from, &to));
         let raw = String::from_utf8(email.raw).unwrap();
         assert!(raw.contains("Auto-Submitted: auto-replied\r\n"), "{raw}");
         assert!(
@@ -149,14 +130,8 @@ mod tests {
             "{raw}"
         );
         assert!(email.message_id.ends_with("@atelier-lune.example"));
-        assert!(
-            raw.contains("In-Reply-To: <parent@mail.example>\r\n"),
-            "{raw}"
-        );
-        assert!(
-            raw.contains("References: <root@mail.example> <parent@mail.example>\r\n"),
-            "{raw}"
-        );
+        // It answers no email: no threading headers.
+        assert!(!raw.contains("In-Reply-To"), "{raw}");
         assert!(raw.contains("multipart/alternative"), "{raw}");
         assert!(
             raw.contains("text/plain") && raw.contains("text/html"),
@@ -174,7 +149,7 @@ mod tests {
             addr("bonjour@atelier-lune.example"),
             addr("zoe@example.com"),
         );
-        let email = compose(&draft(&from, &to, &[]));
+        let email = compose(&draft(&from, &to));
         let raw = String::from_utf8(email.raw).unwrap();
         let headers = raw.split("\r\n\r\n").next().unwrap();
         assert!(!headers.lines().any(|l| l.starts_with("Bcc:")), "{headers}");
@@ -187,7 +162,7 @@ mod tests {
             addr("bonjour@atelier-lune.example"),
             addr("owner@atelier-lune.example"),
         );
-        let mut d = draft(&from, &to, &[]);
+        let mut d = draft(&from, &to);
         for blank in [None, Some(" ")] {
             d.to_name = blank;
             let raw = String::from_utf8(compose(&d).raw).unwrap();
@@ -203,16 +178,15 @@ mod tests {
     }
 
     #[test]
-    fn an_email_that_answers_nothing_has_no_threading_headers() {
+    fn an_email_that_is_no_automatic_reply_is_not_marked_one() {
         let (from, to) = (
             addr("bonjour@atelier-lune.example"),
             addr("zoe@example.com"),
         );
-        let mut d = draft(&from, &to, &[]);
-        d.in_reply_to = None;
+        let mut d = draft(&from, &to);
         d.auto_reply = false;
         let raw = String::from_utf8(compose(&d).raw).unwrap();
-        assert!(!raw.contains("In-Reply-To"));
         assert!(!raw.contains("Auto-Submitted"));
+        assert!(!raw.contains("X-Auto-Response-Suppress"));
     }
 }

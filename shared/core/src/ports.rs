@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::domain::{
     AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Envelope, Message,
-    PhoneNumber, Quarantined, Thread, ThreadId,
+    Quarantined, Thread, ThreadId,
 };
 use crate::email::OutgoingEmail;
 
@@ -148,12 +148,6 @@ pub struct ApiRequest {
 #[async_trait]
 pub trait ChannelSender: Send + Sync {
     async fn send(&self, request: &ApiRequest) -> Result<String, SendError>;
-}
-
-/// Sends text messages: the acknowledgements of SMS-like channels.
-#[async_trait]
-pub trait SmsSender: Send + Sync {
-    async fn send_sms(&self, to: &PhoneNumber, text: &str) -> Result<String, SendError>;
 }
 
 pub trait Clock: Send + Sync {

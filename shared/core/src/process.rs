@@ -33,7 +33,8 @@ pub enum Acknowledged {
     Skipped(Skip),
     /// The channel is no longer configured.
     NoChannel,
-    /// Sending failed; the message is kept and the owner sees it in the digest.
+    /// Sending failed. The message is stored; the acknowledgement is not
+    /// tried again, and only the log line records it.
     Failed(String),
 }
 
@@ -187,7 +188,7 @@ impl Processor {
                 Ok(Acknowledged::Sent(receipt))
             }
             // The message is stored, so retrying the job would find a
-            // duplicate and never acknowledge; the owner sees it in the digest.
+            // duplicate and never acknowledge: the failure is only logged.
             Err(e @ (SendError::Transient(_) | SendError::Rejected(_))) => {
                 tracing::warn!(channel = %envelope.channel, error = %e, "acknowledgement not delivered");
                 Ok(Acknowledged::Failed(e.to_string()))

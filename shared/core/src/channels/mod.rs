@@ -1,7 +1,9 @@
 //! One module per channel, each with the same small surface: its routes
 //! (verify, answer a handshake, parse into envelopes, enqueue) and the shape
-//! of its acknowledgement. Adding a channel is adding a module and a line in
-//! `routes` and `acknowledgement`.
+//! of its acknowledgement, wired into `routes` and `acknowledgement` below.
+//! A channel is also named in `domain` (its `Channel`, `ReplyTarget` and
+//! addresses), `config` (its section), `outbound` (its API) and the digest's
+//! reply link.
 
 pub mod webform;
 pub mod whatsapp;
@@ -36,8 +38,9 @@ pub enum Outbound {
     Api(ApiRequest),
 }
 
-/// Shapes the acknowledgement for the envelope's channel. None when the
-/// channel is no longer configured (the envelope was queued before a change).
+/// Shapes the acknowledgement for the envelope's channel. None when an API
+/// channel is no longer configured (the envelope was queued before a
+/// change); a form's acknowledgement is an email, which needs no settings.
 pub fn acknowledgement(config: &Config, envelope: &Envelope, text: &AckText) -> Option<Outbound> {
     match &envelope.reply_to {
         ReplyTarget::Webform { email, .. } => Some(Outbound::Email(webform::acknowledgement(

@@ -302,8 +302,6 @@ pub fn acknowledgement(
         html: &html,
         date: envelope.sent_at,
         auto_reply: true,
-        in_reply_to: None,
-        references: &[],
     })
 }
 
