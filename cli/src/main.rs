@@ -3,6 +3,7 @@
 
 mod backend;
 mod local;
+mod quarantine;
 mod serve;
 mod show;
 mod simulate;
@@ -82,6 +83,11 @@ enum Command {
     },
     /// Erase a contact and everything they wrote (email, phone or WhatsApp user id).
     Forget { contact: String },
+    /// List the authentic payloads that could not be read, or print one as received.
+    Quarantine {
+        /// A payload's id, from the list.
+        id: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
                 command: ConfigCommand::Check { file },
             } => local::check_config(&file),
             Command::Forget { contact } => show::forget(&cli.place, &contact).await,
+            Command::Quarantine { id } => quarantine::run(&cli.place, id.as_deref()).await,
         }
     });
     match result {

@@ -236,3 +236,52 @@ fn config_check_names_the_wrong_key_and_serve_refuses_to_start() {
     assert_eq!(serve.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&serve.stderr).contains("hours.monday[1]"));
 }
+
+#[test]
+fn an_unreadable_authentic_payload_is_listed_and_given_back_whole() {
+    use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
+
+    let data = tempfile::tempdir().unwrap();
+    let (mut server, base) = serve(data.path());
+    let empty = accueil(data.path(), &["quarantine"]);
+    assert!(String::from_utf8_lossy(&empty.stdout).contains("Nothing in quarantine."));
+
+    let payload = r#"{"object":"whatsapp_business_account","entry":7}"#;
+    let signature = MetaSignature::new("demo-app-secret").sign(payload.as_bytes());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{base}/webhooks/whatsapp"))
+            .header("content-type", "application/json")
+            .header(META_SIGNATURE_HEADER, signature)
+            .body(payload)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+
+    let mut listed = String::new();
+    wait_for("the payload in quarantine", || {
+        listed = String::from_utf8_lossy(&accueil(data.path(), &["quarantine"]).stdout).into();
+        !listed.contains("Nothing")
+    });
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("whatsapp"), "{listed}");
+    let id = listed.split_whitespace().next().unwrap();
+    let shown = accueil(data.path(), &["quarantine", id]);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert_eq!(shown.stdout, payload.as_bytes());
+    let unknown = accueil(data.path(), &["quarantine", "no-such-id"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

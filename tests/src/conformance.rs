@@ -356,6 +356,31 @@ async fn quarantine_and_digest_marks(store: &dyn Store) {
     store.quarantine(&small).await.unwrap();
     store.quarantine(&large).await.unwrap();
     assert_eq!(store.quarantined_since(None).await.unwrap(), 2);
+    // Listed latest first; each payload comes back whole, however it was split.
+    let listed = store.quarantine_entries().await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, [large.id.as_str(), small.id.as_str()]);
+    assert_eq!(
+        (
+            listed[1].channel,
+            listed[1].received_at,
+            listed[1].reason.as_str()
+        ),
+        (Channel::Whatsapp, t0(), "not JSON")
+    );
+    assert_eq!(
+        store.quarantined_payload(&large.id).await.unwrap(),
+        Some(large_body.clone())
+    );
+    assert_eq!(
+        store
+            .quarantined_payload(&small.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("%PDF")
+    );
+    assert_eq!(store.quarantined_payload("no-such-id").await.unwrap(), None);
     assert_eq!(
         store
             .quarantined_since(Some(t0() + Duration::hours(1)))

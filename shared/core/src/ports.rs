@@ -55,6 +55,15 @@ pub struct ThreadWithMessages {
     pub messages: Vec<Message>,
 }
 
+/// A quarantined payload as listed: what came in and why it was kept aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineEntry {
+    pub id: String,
+    pub channel: Channel,
+    pub received_at: DateTime<Utc>,
+    pub reason: String,
+}
+
 /// What `forget` erased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Forgotten {
@@ -107,6 +116,10 @@ pub trait Store: Send + Sync {
     async fn quarantine(&self, payload: &Quarantined) -> Result<(), StoreError>;
     /// Quarantined payloads received after `since` (all when None).
     async fn quarantined_since(&self, since: Option<DateTime<Utc>>) -> Result<u64, StoreError>;
+    /// Every quarantined payload still kept, the latest first.
+    async fn quarantine_entries(&self) -> Result<Vec<QuarantineEntry>, StoreError>;
+    /// A quarantined payload as it came in.
+    async fn quarantined_payload(&self, id: &str) -> Result<Option<String>, StoreError>;
     async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     async fn record_digest(&self, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Erases the contact known by this address, with its threads, messages

@@ -8,7 +8,9 @@ use accueil_core::domain::{
     excerpt, AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Message,
     MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus, EXCERPT_CHARS,
 };
-use accueil_core::ports::{Appended, Forgotten, Store, StoreError, ThreadWithMessages};
+use accueil_core::ports::{
+    Appended, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
+};
 
 use crate::database::{parse_time, time, Database, DatabaseError};
 
@@ -398,6 +400,49 @@ impl Store for Database {
                     [since],
                     |r| r.get(0),
                 )?)
+            })
+            .await?)
+    }
+
+    async fn quarantine_entries(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
+        Ok(self
+            .with(|conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT id, channel, received_at, reason FROM quarantine ORDER BY received_at DESC, id",
+                )?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.into_iter()
+                    .map(|(id, channel, received_at, reason)| {
+                        Ok(QuarantineEntry {
+                            id,
+                            channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel"))?,
+                            received_at: parse_time(&received_at)?,
+                            reason,
+                        })
+                    })
+                    .collect()
+            })
+            .await?)
+    }
+
+    async fn quarantined_payload(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let id = id.to_string();
+        Ok(self
+            .with(move |conn| {
+                Ok(conn
+                    .query_row("SELECT payload FROM quarantine WHERE id = ?1", [id], |r| {
+                        r.get(0)
+                    })
+                    .optional()?)
             })
             .await?)
     }

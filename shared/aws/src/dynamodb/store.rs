@@ -17,7 +17,9 @@ use accueil_core::domain::{
     excerpt, AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Message,
     MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus, EXCERPT_CHARS,
 };
-use accueil_core::ports::{Appended, Forgotten, Store, StoreError, ThreadWithMessages};
+use accueil_core::ports::{
+    Appended, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
+};
 
 use super::item::{
     get_list_s, get_n, get_opt_s, get_opt_time, get_s, get_time, item, n, s, time, Item,
@@ -792,6 +794,51 @@ impl Store for DynamoStore {
             total += page.map_err(unavailable)?.count as u64;
         }
         Ok(total)
+    }
+
+    async fn quarantine_entries(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
+        let items = all_items(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s("QUARANTINE"))
+                .scan_index_forward(false),
+        )
+        .await?;
+        items
+            .iter()
+            .map(|i| {
+                let sk = get_s(i, "sk")?;
+                let (at, _) = sk
+                    .split_once('#')
+                    .ok_or_else(|| StoreError::Corrupt(format!("quarantine key {sk:?}")))?;
+                let at = DateTime::parse_from_rfc3339(at)
+                    .map_err(|_| StoreError::Corrupt(format!("quarantine key {sk:?}")))?;
+                Ok(QuarantineEntry {
+                    id: get_s(i, "id")?.to_string(),
+                    channel: Channel::parse(get_s(i, "channel")?)
+                        .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
+                    received_at: at.with_timezone(&Utc),
+                    reason: get_s(i, "reason")?.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    async fn quarantined_payload(&self, id: &str) -> Result<Option<String>, StoreError> {
+        // Parts sort by their number: PART#0000, PART#0001…
+        let parts = self
+            .query_prefix(format!("QUARANTINE#{id}"), "PART#")
+            .await?;
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        parts
+            .iter()
+            .map(|p| get_s(p, "data"))
+            .collect::<Result<String, _>>()
+            .map(Some)
     }
 
     async fn last_digest_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
