@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use accueil_core::channels;
 use accueil_core::digest;
 use accueil_core::domain::Channel;
-use accueil_core::ingest::{self, Ingest};
+use accueil_core::ingest;
 use accueil_core::ports::SystemClock;
 use accueil_embedded::worker;
 
@@ -38,12 +38,11 @@ pub async fn run(place: &Place, args: ServeArgs) -> Result<()> {
     print_welcome(&local, address);
 
     // Ingest and the worker share one database handle, so an enqueue wakes the worker at once.
-    let ingest = Ingest::new(
+    let app = ingest::router(
         local.config.clone(),
         Arc::new(local.database.clone()),
         Arc::new(SystemClock),
     );
-    let app = ingest::router(ingest);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let processor = Arc::new(local.processor());

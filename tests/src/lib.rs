@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 
 use accueil_core::config::{Config, LocalSecrets};
-use accueil_core::ingest::{self, Ingest};
+use accueil_core::ingest;
 use accueil_core::outbound::ChannelApis;
 use accueil_core::ports::{ChannelSender, Clock};
 use accueil_core::process::Processor;
@@ -109,8 +109,7 @@ impl Bench {
             sender: Arc::new(ChannelApis::new(&config, Some(fallback))),
             clock: clock.clone(),
         };
-        let ingest = Ingest::new(config.clone(), Arc::new(database.clone()), clock.clone());
-        let app = ingest::router(ingest);
+        let app = ingest::router(config.clone(), Arc::new(database.clone()), clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {

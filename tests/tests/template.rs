@@ -189,11 +189,11 @@ fn paths_in_code() -> BTreeSet<String> {
 async fn every_route_the_ingest_router_serves_is_routed_and_no_other() {
     let template = template();
     let routed = routed(&template);
-    let router = accueil_core::ingest::router(accueil_core::ingest::Ingest::new(
+    let router = accueil_core::ingest::router(
         Arc::new(accueil_core::config::Config::demo()),
         Arc::new(NoQueue),
         Arc::new(SystemClock),
-    ));
+    );
     let mut candidates = paths_in_code();
     candidates.extend(routed.iter().map(|(_, p)| p.clone()));
     let mut served = BTreeSet::new();

@@ -9,7 +9,7 @@ use axum::Router;
 use accueil_aws::config::{self, Ssm};
 use accueil_aws::env;
 use accueil_aws::sqs::SqsQueue;
-use accueil_core::ingest::{self, Ingest};
+use accueil_core::ingest;
 use accueil_core::ports::SystemClock;
 
 /// What the function reads from its environment.
@@ -34,8 +34,11 @@ pub async fn router(sdk: &SdkConfig, settings: Settings) -> Result<Router, Strin
         .await
         .map_err(|e| e.to_string())?;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), settings.queue_url);
-    let ingest = Ingest::new(Arc::new(config), Arc::new(queue), Arc::new(SystemClock));
-    Ok(ingest::router(ingest))
+    Ok(ingest::router(
+        Arc::new(config),
+        Arc::new(queue),
+        Arc::new(SystemClock),
+    ))
 }
 
 /// Everything a cold start does before the first event: the environment,

@@ -2,95 +2,20 @@
 //! by `lambda_http` on AWS. It verifies, normalizes, enqueues and answers
 //! fast; it never touches the store.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 
 use crate::channels;
 use crate::config::Config;
-use crate::ports::{Clock, Job, Queue};
-
-/// Bodies above this are refused with 413 before they are read whole.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// What every webhook handler shares.
-pub struct Ingest {
-    pub config: Arc<Config>,
-    pub queue: Arc<dyn Queue>,
-    pub clock: Arc<dyn Clock>,
-    pub webform_limiter: Option<channels::webform::RateLimiter>,
-}
-
-impl Ingest {
-    pub fn new(config: Arc<Config>, queue: Arc<dyn Queue>, clock: Arc<dyn Clock>) -> Arc<Ingest> {
-        let webform_limiter = config
-            .webform
-            .as_ref()
-            .map(|w| channels::webform::RateLimiter::per_minute(w.rate_limit_per_minute));
-        Arc::new(Ingest {
-            config,
-            queue,
-            clock,
-            webform_limiter,
-        })
-    }
-
-    /// Hands jobs to the queue. If the queue cannot take them the provider
-    /// gets a 503 and delivers again later: an authentic payload is never
-    /// answered 2xx before it is safe.
-    pub async fn enqueue(&self, jobs: &[Job]) -> Result<(), Response> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        self.queue.enqueue(jobs).await.map_err(|e| {
-            tracing::error!(error = %e, "queue refused jobs; answering 503 so the provider retries");
-            (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response()
-        })
-    }
-}
+use crate::ports::{Clock, Queue};
+use crate::webhook::{Inbound, MAX_BODY_BYTES};
 
 /// The webhook routes of every enabled channel, plus a health check.
-pub fn router(ingest: Arc<Ingest>) -> Router {
-    channels::routes(&ingest.config)
+pub fn router(config: Arc<Config>, queue: Arc<dyn Queue>, clock: Arc<dyn Clock>) -> Router {
+    channels::routes(&Inbound::new(config, queue, clock))
         .route("/health", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(ingest)
-}
-
-/// The client's address for rate limiting: the socket's peer when served
-/// directly, else the last hop API Gateway appended to X-Forwarded-For
-/// (earlier hops are whatever the client claimed).
-pub fn client_ip(connect: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap) -> Option<IpAddr> {
-    if let Some(ConnectInfo(addr)) = connect {
-        return Some(addr.ip());
-    }
-    headers
-        .get("x-forwarded-for")?
-        .to_str()
-        .ok()?
-        .rsplit(',')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// Reads a request's body whole, refusing more than `MAX_BODY_BYTES` with 413.
-pub async fn read_body(
-    request: axum::extract::Request,
-) -> Result<(axum::http::request::Parts, axum::body::Bytes), Response> {
-    let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => Ok((parts, bytes)),
-        Err(_) => Err((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {MAX_BODY_BYTES} bytes\n"),
-        )
-            .into_response()),
-    }
 }

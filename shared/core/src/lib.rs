@@ -14,4 +14,5 @@ pub mod outbound;
 pub mod ports;
 pub mod process;
 pub mod signature;
+pub mod webhook;
 pub mod wording;

@@ -16,17 +16,19 @@ use crate::ack::AckText;
 use crate::config::Config;
 use crate::domain::{Envelope, ReplyTarget};
 use crate::email::OutgoingEmail;
-use crate::ingest::Ingest;
 use crate::ports::ApiRequest;
+use crate::webhook::Inbound;
 
-/// The webhook routes of the channels this business enabled.
-pub fn routes(config: &Config) -> Router<Arc<Ingest>> {
+/// The webhook routes of the channels this business enabled, each with the
+/// state its handlers need.
+pub fn routes(inbound: &Arc<Inbound>) -> Router {
+    let config = &inbound.config;
     let mut router = Router::new();
-    if config.webform.is_some() {
-        router = router.merge(webform::routes());
+    if let Some(settings) = &config.webform {
+        router = router.merge(webform::routes(inbound, settings));
     }
     if config.whatsapp.is_some() {
-        router = router.merge(whatsapp::routes());
+        router = router.merge(whatsapp::routes(inbound));
     }
     router
 }

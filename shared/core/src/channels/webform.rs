@@ -15,29 +15,41 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use serde_json::json;
 
 use crate::ack::AckText;
-use crate::config::Config;
+use crate::config::{Config, WebformSettings};
 use crate::domain::{
     Address, Channel, EmailAddress, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender,
     ThreadId,
 };
 use crate::email::{self, Draft, OutgoingEmail};
-use crate::ingest::{client_ip, read_body, Ingest};
 use crate::ports::Job;
+use crate::webhook::{client_ip, read_body, Inbound};
 use crate::wording::Language;
 
 pub const PATH: &str = "/webhooks/webform";
 const MAX_NAME_CHARS: usize = 200;
 
-pub fn routes() -> Router<Arc<Ingest>> {
-    Router::new().route(PATH, post(submit))
+/// The form's handlers' state: the shared one, and the form's own limiter.
+struct Form {
+    inbound: Arc<Inbound>,
+    limiter: RateLimiter,
+}
+
+pub fn routes(inbound: &Arc<Inbound>, settings: &WebformSettings) -> Router {
+    let form = Form {
+        inbound: inbound.clone(),
+        limiter: RateLimiter::per_minute(settings.rate_limit_per_minute),
+    };
+    Router::new()
+        .route(PATH, post(submit))
+        .with_state(Arc::new(form))
 }
 
 /// Submissions per client IP per minute; keeps a script from filling the
 /// owner's digest or using the form to send email to strangers.
-pub struct RateLimiter(DefaultKeyedRateLimiter<IpAddr>);
+struct RateLimiter(DefaultKeyedRateLimiter<IpAddr>);
 
 impl RateLimiter {
-    pub fn per_minute(n: u32) -> RateLimiter {
+    fn per_minute(n: u32) -> RateLimiter {
         let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         RateLimiter(DefaultKeyedRateLimiter::keyed(Quota::per_minute(n)))
     }
@@ -169,7 +181,8 @@ fn envelope(
     })
 }
 
-async fn submit(State(ingest): State<Arc<Ingest>>, request: Request) -> Response {
+async fn submit(State(form): State<Arc<Form>>, request: Request) -> Response {
+    let inbound = &form.inbound;
     let connect = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -178,18 +191,15 @@ async fn submit(State(ingest): State<Arc<Ingest>>, request: Request) -> Response
         Ok(read) => read,
         Err(too_large) => return too_large,
     };
-    let lang = ingest.config.business.language;
+    let lang = inbound.config.business.language;
     let wants_json = parts
         .headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
 
-    if let (Some(limiter), Some(ip)) = (
-        &ingest.webform_limiter,
-        client_ip(connect.as_ref(), &parts.headers),
-    ) {
-        if !limiter.allow(ip) {
+    if let Some(ip) = client_ip(connect.as_ref(), &parts.headers) {
+        if !form.limiter.allow(ip) {
             tracing::info!(channel = "webform", "rate limit reached for a client");
             let refusal = Refusal {
                 status: StatusCode::TOO_MANY_REQUESTS,
@@ -209,7 +219,7 @@ async fn submit(State(ingest): State<Arc<Ingest>>, request: Request) -> Response
         Err(refusal) => return refuse(lang, wants_json, &refusal),
     };
     let reference = ThreadId::generate();
-    let honeypot = ingest
+    let honeypot = inbound
         .config
         .webform
         .as_ref()
@@ -218,17 +228,17 @@ async fn submit(State(ingest): State<Arc<Ingest>>, request: Request) -> Response
         // A robot filled the field people never see: thank it like anyone
         // else so it learns nothing, but keep and answer nothing.
         tracing::info!(channel = "webform", "honeypot filled; submission dropped");
-        return thank(lang, wants_json, &ingest.config.business.name, &reference);
+        return thank(lang, wants_json, &inbound.config.business.name, &reference);
     }
-    let envelope = match envelope(&submission, &reference, ingest.clock.now()) {
+    let envelope = match envelope(&submission, &reference, inbound.clock.now()) {
         Ok(e) => e,
         Err(refusal) => return refuse(lang, wants_json, &refusal),
     };
-    if let Err(unavailable) = ingest.enqueue(&[Job::Message(envelope)]).await {
+    if let Err(unavailable) = inbound.enqueue(&[Job::Message(envelope)]).await {
         return unavailable;
     }
     tracing::info!(channel = "webform", reference = %reference, "submission queued");
-    thank(lang, wants_json, &ingest.config.business.name, &reference)
+    thank(lang, wants_json, &inbound.config.business.name, &reference)
 }
 
 fn thank(lang: Language, wants_json: bool, business: &str, reference: &ThreadId) -> Response {

@@ -17,22 +17,24 @@ use subtle::ConstantTimeEq;
 
 use crate::ack::AckText;
 use crate::domain::{Channel, Quarantined, WhatsappRecipient};
-use crate::ingest::{read_body, Ingest};
 use crate::ports::{ApiRequest, Job};
 use crate::signature::{MetaSignature, META_SIGNATURE_HEADER};
+use crate::webhook::{read_body, Inbound};
 
 pub const PATH: &str = "/webhooks/whatsapp";
 
-pub fn routes() -> Router<Arc<Ingest>> {
-    Router::new().route(PATH, get(handshake).post(receive))
+pub fn routes(inbound: &Arc<Inbound>) -> Router {
+    Router::new()
+        .route(PATH, get(handshake).post(receive))
+        .with_state(inbound.clone())
 }
 
 /// Meta checks the endpoint by sending the verify token and a challenge to echo.
 async fn handshake(
-    State(ingest): State<Arc<Ingest>>,
+    State(inbound): State<Arc<Inbound>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(settings) = &ingest.config.whatsapp else {
+    let Some(settings) = &inbound.config.whatsapp else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mode = query.get("hub.mode").map(String::as_str);
@@ -53,8 +55,8 @@ async fn handshake(
     }
 }
 
-async fn receive(State(ingest): State<Arc<Ingest>>, request: Request) -> Response {
-    let Some(settings) = &ingest.config.whatsapp else {
+async fn receive(State(inbound): State<Arc<Inbound>>, request: Request) -> Response {
+    let Some(settings) = &inbound.config.whatsapp else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let (parts, body) = match read_body(request).await {
@@ -70,7 +72,7 @@ async fn receive(State(ingest): State<Arc<Ingest>>, request: Request) -> Respons
         return (StatusCode::UNAUTHORIZED, "invalid signature\n").into_response();
     }
 
-    let now = ingest.clock.now();
+    let now = inbound.clock.now();
     let mut jobs = Vec::new();
     match payload::parse(&body, now) {
         Ok(parsed) => {
@@ -98,7 +100,7 @@ async fn receive(State(ingest): State<Arc<Ingest>>, request: Request) -> Respons
         Job::Message(_) => (m + 1, q),
         Job::Quarantine(_) => (m, q + 1),
     });
-    if let Err(unavailable) = ingest.enqueue(&jobs).await {
+    if let Err(unavailable) = inbound.enqueue(&jobs).await {
         return unavailable;
     }
     tracing::info!(
