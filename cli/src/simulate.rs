@@ -6,9 +6,9 @@ use chrono::Utc;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_core::channels::{webform, whatsapp};
 use accueil_core::domain::{BusinessScopedUserId, PhoneNumber};
-use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
 
 use crate::local::load_config;
 use crate::Place;

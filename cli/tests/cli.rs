@@ -239,7 +239,7 @@ fn config_check_names_the_wrong_key_and_serve_refuses_to_start() {
 
 #[test]
 fn an_unreadable_authentic_payload_is_listed_and_given_back_whole() {
-    use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
+    use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 
     let data = tempfile::tempdir().unwrap();
     let (mut server, base) = serve(data.path());

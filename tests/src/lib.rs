@@ -16,12 +16,12 @@ use axum::{Json, Router};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 
+use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_core::config::{Config, LocalSecrets};
 use accueil_core::ingest;
 use accueil_core::outbound::ChannelApis;
 use accueil_core::ports::{ChannelSender, Clock};
 use accueil_core::process::Processor;
-use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_embedded::{worker, Database, Outbox};
 
 /// A clock the test moves by hand.

@@ -4,8 +4,8 @@
 //! to the owner.
 
 use accueil_aws::dynamodb::DynamoStore;
+use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_core::ports::Store;
-use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_e2e::{aws, graph_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_core::ports::{Job, Queue, QueueError, SystemClock};
-use accueil_core::signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_e2e::{aws, graph_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
 use base64::Engine;
 use no_queue::NoQueue;

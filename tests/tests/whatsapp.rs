@@ -91,8 +91,8 @@ async fn the_same_webhook_delivered_twice_gives_one_message_and_one_acknowledgem
 async fn a_forged_or_missing_signature_gets_401_and_leaves_nothing() {
     let bench = bench().await;
     let payload = whatsapp_text("33600000003", "wamid.FORGED", "hello");
-    let forged =
-        accueil_core::signature::MetaSignature::new("not-the-secret").sign(payload.as_bytes());
+    let forged = accueil_core::channels::meta_signature::MetaSignature::new("not-the-secret")
+        .sign(payload.as_bytes());
     let r = bench
         .post(
             "/webhooks/whatsapp",

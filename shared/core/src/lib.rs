@@ -13,6 +13,5 @@ pub mod ingest;
 pub mod outbound;
 pub mod ports;
 pub mod process;
-pub mod signature;
 pub mod webhook;
 pub mod wording;

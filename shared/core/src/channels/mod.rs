@@ -5,6 +5,7 @@
 //! addresses), `config` (its section), `outbound` (its API) and the digest's
 //! reply link.
 
+pub mod meta_signature;
 pub mod webform;
 pub mod whatsapp;
 
@@ -27,8 +28,8 @@ pub fn routes(inbound: &Arc<Inbound>) -> Router {
     if let Some(settings) = &config.webform {
         router = router.merge(webform::routes(inbound, settings));
     }
-    if config.whatsapp.is_some() {
-        router = router.merge(whatsapp::routes(inbound));
+    if let Some(settings) = &config.whatsapp {
+        router = router.merge(whatsapp::routes(inbound, settings));
     }
     router
 }

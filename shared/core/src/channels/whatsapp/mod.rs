@@ -16,25 +16,36 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::ack::AckText;
+use crate::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
+use crate::config::WhatsappSettings;
 use crate::domain::{Channel, Quarantined, WhatsappRecipient};
 use crate::ports::{ApiRequest, Job};
-use crate::signature::{MetaSignature, META_SIGNATURE_HEADER};
 use crate::webhook::{read_body, Inbound};
 
 pub const PATH: &str = "/webhooks/whatsapp";
 
-pub fn routes(inbound: &Arc<Inbound>) -> Router {
+/// The handlers' state: the shared one, and the verifier keyed once.
+struct Webhook {
+    inbound: Arc<Inbound>,
+    signature: MetaSignature,
+}
+
+pub fn routes(inbound: &Arc<Inbound>, settings: &WhatsappSettings) -> Router {
+    let webhook = Webhook {
+        inbound: inbound.clone(),
+        signature: MetaSignature::new(settings.app_secret.expose()),
+    };
     Router::new()
         .route(PATH, get(handshake).post(receive))
-        .with_state(inbound.clone())
+        .with_state(Arc::new(webhook))
 }
 
 /// Meta checks the endpoint by sending the verify token and a challenge to echo.
 async fn handshake(
-    State(inbound): State<Arc<Inbound>>,
+    State(webhook): State<Arc<Webhook>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(settings) = &inbound.config.whatsapp else {
+    let Some(settings) = &webhook.inbound.config.whatsapp else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mode = query.get("hub.mode").map(String::as_str);
@@ -55,10 +66,8 @@ async fn handshake(
     }
 }
 
-async fn receive(State(inbound): State<Arc<Inbound>>, request: Request) -> Response {
-    let Some(settings) = &inbound.config.whatsapp else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Response {
+    let inbound = &webhook.inbound;
     let (parts, body) = match read_body(request).await {
         Ok(read) => read,
         Err(too_large) => return too_large,
@@ -67,7 +76,7 @@ async fn receive(State(inbound): State<Arc<Inbound>>, request: Request) -> Respo
         .headers
         .get(META_SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    if let Err(e) = MetaSignature::new(settings.app_secret.expose()).verify(header, &body) {
+    if let Err(e) = webhook.signature.verify(header, &body) {
         tracing::warn!(channel = "whatsapp", error = %e, "refused an unsigned or forged webhook");
         return (StatusCode::UNAUTHORIZED, "invalid signature\n").into_response();
     }

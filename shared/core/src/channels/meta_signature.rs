@@ -3,7 +3,6 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use thiserror::Error;
 
 pub const META_SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -21,14 +20,17 @@ pub enum SignatureError {
 
 /// Verifies Meta's signature over the raw bytes as received: never over
 /// re-serialized JSON, whose escaping would differ from what Meta signed.
-pub struct MetaSignature<'a> {
-    app_secret: &'a [u8],
+/// Keyed once with the app secret; each check works on a copy.
+#[derive(Clone)]
+pub struct MetaSignature {
+    keyed: Hmac<Sha256>,
 }
 
-impl<'a> MetaSignature<'a> {
-    pub fn new(app_secret: &'a str) -> Self {
+impl MetaSignature {
+    pub fn new(app_secret: &str) -> Self {
         MetaSignature {
-            app_secret: app_secret.as_bytes(),
+            keyed: Hmac::new_from_slice(app_secret.as_bytes())
+                .expect("HMAC takes keys of any length"),
         }
     }
 
@@ -42,24 +44,18 @@ impl<'a> MetaSignature<'a> {
             return Err(SignatureError::Malformed);
         }
         let given = hex::decode(hex_sig).map_err(|_| SignatureError::Malformed)?;
-        let expected = self.digest(body);
-        if bool::from(expected.ct_eq(&given[..])) {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
-        }
+        let mut mac = self.keyed.clone();
+        mac.update(body);
+        // Constant time: how much of a forged signature matched never shows.
+        mac.verify_slice(&given)
+            .map_err(|_| SignatureError::Mismatch)
     }
 
     /// The header value Meta would send for this body.
     pub fn sign(&self, body: &[u8]) -> String {
-        format!("{PREFIX}{}", hex::encode(self.digest(body)))
-    }
-
-    fn digest(&self, body: &[u8]) -> Vec<u8> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(self.app_secret).expect("HMAC takes keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(body);
-        mac.finalize().into_bytes().to_vec()
+        format!("{PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
     }
 }
 
@@ -124,5 +120,52 @@ mod tests {
             v.verify(Some(&flipped), body),
             Err(SignatureError::Mismatch)
         );
+    }
+
+    #[test]
+    fn an_empty_header_an_empty_signature_and_non_hex_digits_are_refused() {
+        let v = MetaSignature::new(SECRET);
+        let body = ESCAPED_BODY.as_bytes();
+        for header in ["", "sha256=", "sha256", &EXPECTED.replace('0', "g")] {
+            assert_eq!(
+                v.verify(Some(header), body),
+                Err(SignatureError::Malformed),
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_changed_body_or_an_appended_byte_does_not_verify() {
+        let v = MetaSignature::new(SECRET);
+        let mut body = ESCAPED_BODY.as_bytes().to_vec();
+        body.push(b' ');
+        assert_eq!(
+            v.verify(Some(EXPECTED), &body),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(v.verify(Some(EXPECTED), b""), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn surrounding_whitespace_and_uppercase_hex_are_the_same_signature() {
+        let v = MetaSignature::new(SECRET);
+        let body = ESCAPED_BODY.as_bytes();
+        let upper = format!("sha256={}", EXPECTED[7..].to_uppercase());
+        for header in [format!(" {EXPECTED}\t"), upper] {
+            assert_eq!(v.verify(Some(&header), body), Ok(()), "{header:?}");
+        }
+    }
+
+    #[test]
+    fn one_verifier_checks_many_bodies_without_carrying_state_between_them() {
+        let v = MetaSignature::new("s1");
+        let (a, b) = (b"first".as_slice(), b"second".as_slice());
+        let (sig_a, sig_b) = (v.sign(a), v.sign(b));
+        for _ in 0..2 {
+            assert_eq!(v.verify(Some(&sig_a), a), Ok(()));
+            assert_eq!(v.verify(Some(&sig_b), b), Ok(()));
+            assert_eq!(v.verify(Some(&sig_a), b), Err(SignatureError::Mismatch));
+        }
     }
 }
