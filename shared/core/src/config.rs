@@ -157,8 +157,6 @@ pub struct WhatsappSettings {
     pub api_base_url: Option<String>,
 }
 
-pub const GRAPH_API: &str = "https://graph.facebook.com/v21.0";
-
 impl Config {
     pub fn parse(text: &str, secrets: &dyn SecretSource) -> Result<Config, ConfigError> {
         // A config error is one line: the first of toml's message.

@@ -5,8 +5,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use minijinja::{context, Environment};
 use serde::Serialize;
 
+use crate::channels;
 use crate::config::Config;
-use crate::domain::{Address, Channel, Thread};
+use crate::domain::Thread;
 use crate::email::{self, Draft, OutgoingEmail};
 use crate::ports::{Mailer, SendError, Store, StoreError};
 use crate::wording::{spell_channel, spell_wait, Language};
@@ -255,25 +256,8 @@ fn line(lang: Language, thread: &Thread, new_messages: usize, now: DateTime<Utc>
         waited_seconds: waited.num_seconds(),
         excerpt: thread.last_excerpt.clone(),
         new_messages,
-        reply_link: reply_link(thread),
+        reply_link: channels::reply_link(thread),
     }
-}
-
-/// Where the owner answers: their mail client, or WhatsApp's chat link
-/// (a sender known only by BSUID is answered from the WhatsApp Business app).
-fn reply_link(thread: &Thread) -> Option<String> {
-    thread
-        .contact
-        .addresses
-        .iter()
-        .filter(|a| a.channel == thread.channel)
-        .find_map(|a| match (&a.address, thread.channel) {
-            (Address::Email(e), Channel::Webform) => {
-                Some(format!("mailto:{e}?subject={}", thread.id))
-            }
-            (Address::Phone(p), Channel::Whatsapp) => Some(format!("https://wa.me/{}", p.digits())),
-            _ => None,
-        })
 }
 
 /// The next time the digest is due: `digest.time` in the business's time

@@ -1,13 +1,17 @@
-//! Acknowledgements through the channels' own APIs over HTTPS. Locally a
-//! channel with no `api_base_url` writes to the outbox instead; on AWS the
-//! public API is the default.
+//! Acknowledgements through the channels' own APIs over HTTPS: the
+//! transport, the same for every channel; what to send, where, and how to
+//! read the answer is the channel's (`channels::api`). Locally a channel with
+//! no `api_base_url` writes to the outbox instead; on AWS the public API is
+//! the default.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::{Config, SecretValue, GRAPH_API};
+use crate::channels::{self, Api};
+use crate::config::Config;
 use crate::domain::Channel;
 use crate::ports::{ApiRequest, ChannelSender, SendError};
 
@@ -18,34 +22,35 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ChannelApis {
     /// Built on first use: most cold starts acknowledge by email and never need it.
     client: OnceLock<reqwest::Client>,
-    whatsapp: Option<Endpoint>,
+    endpoints: HashMap<Channel, Endpoint>,
     /// Used for channels with no endpoint (the local outbox).
     fallback: Option<Arc<dyn ChannelSender>>,
 }
 
 struct Endpoint {
     base_url: String,
-    token: SecretValue,
+    api: Api,
 }
 
 impl ChannelApis {
     /// `fallback` takes the requests of channels whose API base URL is not
     /// configured; with no fallback they go to the public APIs.
     pub fn new(config: &Config, fallback: Option<Arc<dyn ChannelSender>>) -> ChannelApis {
-        let whatsapp = config.whatsapp.as_ref().and_then(|w| {
-            let base_url = match (&w.api_base_url, &fallback) {
-                (Some(url), _) => url.clone(),
-                (None, None) => GRAPH_API.to_string(),
-                (None, Some(_)) => return None,
-            };
-            Some(Endpoint {
-                base_url,
-                token: w.access_token.clone(),
+        let endpoints = Channel::ALL
+            .into_iter()
+            .filter_map(|channel| {
+                let api = channels::api(config, channel)?;
+                let base_url = match (&api.configured_url, &fallback) {
+                    (Some(url), _) => url.clone(),
+                    (None, None) => api.public_url.to_string(),
+                    (None, Some(_)) => return None,
+                };
+                Some((channel, Endpoint { base_url, api }))
             })
-        });
+            .collect();
         ChannelApis {
             client: OnceLock::new(),
-            whatsapp,
+            endpoints,
             fallback,
         }
     }
@@ -72,7 +77,7 @@ impl ChannelApis {
             let response = self
                 .client()
                 .post(&url)
-                .bearer_auth(endpoint.token.expose())
+                .bearer_auth(endpoint.api.token.expose())
                 .json(&request.body)
                 .send()
                 .await;
@@ -80,12 +85,8 @@ impl ChannelApis {
             // the customer's number and text.
             match response {
                 Ok(r) if r.status().is_success() => {
-                    let body: serde_json::Value = r.json().await.unwrap_or_default();
-                    let id = body["messages"][0]["id"]
-                        .as_str()
-                        .unwrap_or("sent")
-                        .to_string();
-                    return Ok(id);
+                    let answer: serde_json::Value = r.json().await.unwrap_or_default();
+                    return Ok((endpoint.api.receipt)(&answer).unwrap_or_else(|| "sent".into()));
                 }
                 Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
                     return Err(SendError::Rejected(format!(
@@ -118,11 +119,7 @@ impl ChannelApis {
 #[async_trait]
 impl ChannelSender for ChannelApis {
     async fn send(&self, request: &ApiRequest) -> Result<String, SendError> {
-        let endpoint = match request.channel {
-            Channel::Whatsapp => self.whatsapp.as_ref(),
-            Channel::Webform => None,
-        };
-        match (endpoint, &self.fallback) {
+        match (self.endpoints.get(&request.channel), &self.fallback) {
             (Some(endpoint), _) => self.post(endpoint, request).await,
             (None, Some(fallback)) => fallback.send(request).await,
             (None, None) => Err(SendError::Rejected(format!(

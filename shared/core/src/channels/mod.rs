@@ -1,9 +1,9 @@
 //! One module per channel, each with the same small surface: its routes
-//! (verify, answer a handshake, parse into envelopes, enqueue) and the shape
-//! of its acknowledgement, wired into `routes` and `acknowledgement` below.
-//! A channel is also named in `domain` (its `Channel`, `ReplyTarget` and
-//! addresses), `config` (its section), `outbound` (its API) and the digest's
-//! reply link.
+//! (verify, answer a handshake, parse into envelopes, enqueue), the shape of
+//! its acknowledgement, its API (where requests go, how its answers name
+//! what was sent) and the digest's reply link, wired in by the functions
+//! below. A channel is also named in `domain` (its `Channel`, `ReplyTarget`
+//! and addresses) and `config` (its section).
 
 pub mod meta_signature;
 pub mod webform;
@@ -14,8 +14,8 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::ack::AckText;
-use crate::config::Config;
-use crate::domain::{Envelope, ReplyTarget};
+use crate::config::{Config, SecretValue};
+use crate::domain::{Address, Channel, Envelope, ReplyTarget, Thread};
 use crate::email::OutgoingEmail;
 use crate::ports::ApiRequest;
 use crate::webhook::Inbound;
@@ -61,5 +61,42 @@ pub fn acknowledgement(config: &Config, envelope: &Envelope, text: &AckText) -> 
                 text,
             ))
         }),
+    }
+}
+
+/// A channel's API as this business configured it: where its requests go
+/// and how they are authorised. `outbound` is the transport for all of them.
+pub struct Api {
+    /// The provider's public API, for when no `api_base_url` is configured.
+    pub public_url: &'static str,
+    /// The configured `api_base_url`; locally, unset means the outbox.
+    pub configured_url: Option<String>,
+    /// Sent as `Authorization: Bearer …`.
+    pub token: SecretValue,
+    /// The provider's id of what was sent, read from its answer.
+    pub receipt: fn(&serde_json::Value) -> Option<String>,
+}
+
+/// The API of a channel that acknowledges through one, if it is enabled.
+pub fn api(config: &Config, channel: Channel) -> Option<Api> {
+    match channel {
+        Channel::Webform => None,
+        Channel::Whatsapp => config.whatsapp.as_ref().map(whatsapp::api),
+    }
+}
+
+/// Where the owner answers a thread from the digest, when its channel has
+/// a link for it: the link is built from the contact's addresses there.
+pub fn reply_link(thread: &Thread) -> Option<String> {
+    let addresses: Vec<&Address> = thread
+        .contact
+        .addresses
+        .iter()
+        .filter(|a| a.channel == thread.channel)
+        .map(|a| &a.address)
+        .collect();
+    match thread.channel {
+        Channel::Webform => webform::reply_link(&thread.id, &addresses),
+        Channel::Whatsapp => whatsapp::reply_link(&addresses),
     }
 }

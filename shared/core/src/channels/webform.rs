@@ -315,6 +315,15 @@ pub fn acknowledgement(
     })
 }
 
+/// The owner's mail client, answering the address the form gave under the
+/// thread's reference.
+pub fn reply_link(thread: &ThreadId, addresses: &[&Address]) -> Option<String> {
+    addresses.iter().find_map(|a| match a {
+        Address::Email(e) => Some(format!("mailto:{e}?subject={thread}")),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

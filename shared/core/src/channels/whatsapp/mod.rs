@@ -17,8 +17,9 @@ use subtle::ConstantTimeEq;
 
 use crate::ack::AckText;
 use crate::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
+use crate::channels::Api;
 use crate::config::WhatsappSettings;
-use crate::domain::{Channel, Quarantined, WhatsappRecipient};
+use crate::domain::{Address, Channel, Quarantined, WhatsappRecipient};
 use crate::ports::{ApiRequest, Job};
 use crate::webhook::{read_body, Inbound};
 
@@ -119,6 +120,28 @@ async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Respo
         "webhook accepted"
     );
     (StatusCode::OK, "ok\n").into_response()
+}
+
+/// WhatsApp's chat link to the customer's number; a sender known only by
+/// BSUID has none (the owner answers from the WhatsApp Business app).
+pub fn reply_link(addresses: &[&Address]) -> Option<String> {
+    addresses.iter().find_map(|a| match a {
+        Address::Phone(p) => Some(format!("https://wa.me/{}", p.digits())),
+        _ => None,
+    })
+}
+
+/// Where the Cloud API lives, unless `api_base_url` says otherwise.
+pub const GRAPH_API: &str = "https://graph.facebook.com/v21.0";
+
+pub fn api(settings: &WhatsappSettings) -> Api {
+    Api {
+        public_url: GRAPH_API,
+        configured_url: settings.api_base_url.clone(),
+        token: settings.access_token.clone(),
+        // `{"messages": [{"id": "wamid…"}]}`
+        receipt: |answer| answer["messages"][0]["id"].as_str().map(str::to_string),
+    }
 }
 
 /// The Graph API request that acknowledges a message, quoting it. Senders
