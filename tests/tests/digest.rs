@@ -139,44 +139,47 @@ async fn quarantined_payloads_are_counted_in_the_digest() {
 #[tokio::test]
 async fn what_arrives_after_a_digest_is_new_in_the_next_whatever_its_stamp() {
     let digest_at = open_hours();
-    let bench = Bench::start(demo_config(&[]), digest_at - Duration::hours(1)).await;
-    bench
-        .post_whatsapp(&whatsapp_text_sent(
-            "33600000040",
-            "wamid.N1",
-            "Avant le récapitulatif",
-            digest_at - Duration::hours(1),
-        ))
-        .await;
-    bench.settle().await;
+    let bench = Bench::start(demo_config(&[]), digest_at).await;
+    // One message from the same customer, stamped `sent`, reaching us at `stored`.
+    let deliver = |id: &'static str, text: &'static str, sent, stored| {
+        let bench = &bench;
+        async move {
+            bench.clock.set(stored);
+            let payload = whatsapp_text_sent("33600000040", id, text, sent);
+            assert_eq!(bench.post_whatsapp(&payload).await.status(), 200);
+            bench.settle().await;
+        }
+    };
+    let hour_before = digest_at - Duration::hours(1);
+    deliver(
+        "wamid.N1",
+        "Avant le récapitulatif",
+        hour_before,
+        hour_before,
+    )
+    .await;
     bench.clock.set(digest_at);
     digest::send(&bench.config, &bench.database, &bench.outbox, 0, digest_at)
         .await
         .unwrap();
-
     // Stamped 18:29:59 for an 18:30:00 digest, stored at 18:30:05.
-    bench.clock.set(digest_at + Duration::seconds(5));
-    let response = bench
-        .post_whatsapp(&whatsapp_text_sent(
-            "33600000040",
-            "wamid.N2",
-            "Juste avant",
-            digest_at - Duration::seconds(1),
-        ))
-        .await;
-    assert_eq!(response.status(), 200);
-    bench.settle().await;
+    let second_before = digest_at - Duration::seconds(1);
+    deliver(
+        "wamid.N2",
+        "Juste avant",
+        second_before,
+        digest_at + Duration::seconds(5),
+    )
+    .await;
     // Sent yesterday, redelivered now.
-    bench.clock.set(digest_at + Duration::minutes(10));
-    bench
-        .post_whatsapp(&whatsapp_text_sent(
-            "33600000040",
-            "wamid.N3",
-            "Hier",
-            digest_at - Duration::days(1),
-        ))
-        .await;
-    bench.settle().await;
+    let yesterday = digest_at - Duration::days(1);
+    deliver(
+        "wamid.N3",
+        "Hier",
+        yesterday,
+        digest_at + Duration::minutes(10),
+    )
+    .await;
 
     let next = Digest::build(
         &bench.config,
@@ -192,14 +195,7 @@ async fn what_arrives_after_a_digest_is_new_in_the_next_whatever_its_stamp() {
     let thread = bench.database.threads().await.unwrap().remove(0);
     let full = bench.database.thread(&thread.id).await.unwrap().unwrap();
     let sent: Vec<_> = full.messages.iter().map(|m| m.sent_at).collect();
-    assert_eq!(
-        sent,
-        [
-            digest_at - Duration::days(1),
-            digest_at - Duration::hours(1),
-            digest_at - Duration::seconds(1)
-        ]
-    );
+    assert_eq!(sent, [yesterday, hour_before, second_before]);
     assert_eq!(
         full.thread.last_message_at,
         digest_at + Duration::minutes(10)
