@@ -2,7 +2,8 @@
 //!
 //! Parsing goes in two steps: serde reads the file's shape (unknown keys are
 //! errors, so a typo never silently disables a channel), then `validate`
-//! turns strings into domain values. Every error names its key.
+//! turns strings into domain values; each channel's module reads and checks
+//! its own `[channels.<name>]` section. Every error names its key.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -13,6 +14,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::channels::{webform, whatsapp};
 use crate::domain::{Channel, EmailAddress};
 use crate::hours::{self, OpeningHours};
 use crate::wording::Language;
@@ -29,7 +31,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, message: impl fmt::Display) -> Self {
+    pub(crate) fn new(key: impl Into<String>, message: impl fmt::Display) -> Self {
         ConfigError {
             key: key.into(),
             message: message.to_string(),
@@ -119,8 +121,8 @@ pub struct Config {
     pub reply_within: Duration,
     pub ack: AckLimits,
     pub digest_time: NaiveTime,
-    pub webform: Option<WebformSettings>,
-    pub whatsapp: Option<WhatsappSettings>,
+    pub webform: Option<webform::Settings>,
+    pub whatsapp: Option<whatsapp::Settings>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,25 +138,6 @@ pub struct Business {
 pub struct AckLimits {
     pub quiet_period: Duration,
     pub max_per_contact_per_day: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct WebformSettings {
-    /// Submissions allowed per client IP per minute.
-    pub rate_limit_per_minute: u32,
-    /// The hidden field a person leaves empty and a robot fills in.
-    pub honeypot_field: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct WhatsappSettings {
-    pub phone_number_id: String,
-    pub verify_token: SecretValue,
-    pub app_secret: SecretValue,
-    pub access_token: SecretValue,
-    /// Where the Graph API lives. Unset locally: acknowledgements land in the
-    /// outbox instead of being sent.
-    pub api_base_url: Option<String>,
 }
 
 impl Config {
@@ -307,35 +290,8 @@ fn default_digest_time() -> String {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawChannels {
-    webform: Option<RawWebform>,
-    whatsapp: Option<RawWhatsapp>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWebform {
-    #[serde(default = "default_rate_limit")]
-    rate_limit_per_minute: u32,
-    #[serde(default = "default_honeypot")]
-    honeypot_field: String,
-}
-
-fn default_rate_limit() -> u32 {
-    5
-}
-
-fn default_honeypot() -> String {
-    "website".into()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWhatsapp {
-    phone_number_id: String,
-    verify_token: String,
-    app_secret: String,
-    access_token: String,
-    api_base_url: Option<String>,
+    webform: Option<webform::RawSettings>,
+    whatsapp: Option<whatsapp::RawSettings>,
 }
 
 const DAYS: [&str; 7] = [
@@ -425,56 +381,11 @@ impl RawConfig {
         let digest_time = hours::parse_clock(&self.digest.time)
             .map_err(|e| ConfigError::new("digest.time", e))?;
 
-        let webform = self
-            .channels
-            .webform
-            .map(|w| {
-                if w.rate_limit_per_minute == 0 {
-                    return Err(ConfigError::new(
-                        "channels.webform.rate_limit_per_minute",
-                        "must be at least 1",
-                    ));
-                }
-                if w.honeypot_field.trim().is_empty() {
-                    return Err(ConfigError::new(
-                        "channels.webform.honeypot_field",
-                        "is empty",
-                    ));
-                }
-                Ok(WebformSettings {
-                    rate_limit_per_minute: w.rate_limit_per_minute,
-                    honeypot_field: w.honeypot_field,
-                })
-            })
-            .transpose()?;
-
+        let webform = self.channels.webform.map(webform::settings).transpose()?;
         let whatsapp = self
             .channels
             .whatsapp
-            .map(|w| {
-                let secret = |name: &str, raw: &str| {
-                    resolve(&format!("channels.whatsapp.{name}"), raw, secrets)
-                };
-                if w.phone_number_id.is_empty()
-                    || !w.phone_number_id.chars().all(|c| c.is_ascii_digit())
-                {
-                    return Err(ConfigError::new(
-                        "channels.whatsapp.phone_number_id",
-                        "is the numeric id Meta shows beside your number",
-                    ));
-                }
-                let api_base_url = match w.api_base_url {
-                    Some(url) => Some(check_base_url("channels.whatsapp.api_base_url", url)?),
-                    None => None,
-                };
-                Ok(WhatsappSettings {
-                    phone_number_id: w.phone_number_id,
-                    verify_token: secret("verify_token", &w.verify_token)?,
-                    app_secret: secret("app_secret", &w.app_secret)?,
-                    access_token: secret("access_token", &w.access_token)?,
-                    api_base_url,
-                })
-            })
+            .map(|raw| whatsapp::settings(raw, secrets))
             .transpose()?;
 
         if webform.is_none() && whatsapp.is_none() {
@@ -496,7 +407,8 @@ impl RawConfig {
     }
 }
 
-fn check_base_url(key: &str, url: String) -> Result<String, ConfigError> {
+/// A channel's `api_base_url`: an http(s) URL, kept without its last slash.
+pub(crate) fn check_base_url(key: &str, url: String) -> Result<String, ConfigError> {
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(url.trim_end_matches('/').to_string())
     } else {
@@ -507,7 +419,12 @@ fn check_base_url(key: &str, url: String) -> Result<String, ConfigError> {
     }
 }
 
-fn resolve(key: &str, raw: &str, secrets: &dyn SecretSource) -> Result<SecretValue, ConfigError> {
+/// The value of the secret written `raw` at `key`.
+pub(crate) fn resolve(
+    key: &str,
+    raw: &str,
+    secrets: &dyn SecretSource,
+) -> Result<SecretValue, ConfigError> {
     let value = match Secret::parse(key, raw)? {
         Secret::Literal(v) => v,
         Secret::Env(name) => std::env::var(&name).map_err(|_| {

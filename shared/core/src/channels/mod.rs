@@ -1,9 +1,10 @@
 //! One module per channel, each with the same small surface: its routes
 //! (verify, answer a handshake, parse into envelopes, enqueue), the shape of
 //! its acknowledgement, its API (where requests go, how its answers name
-//! what was sent) and the digest's reply link, wired in by the functions
-//! below. A channel is also named in `domain` (its `Channel`, `ReplyTarget`
-//! and addresses) and `config` (its section).
+//! what was sent), the digest's reply link and its configuration section
+//! (`RawSettings` read into `Settings`), wired in by the functions below
+//! and by `Config`'s field for it. A channel is also named in `domain` (its
+//! `Channel`, `ReplyTarget` and addresses).
 
 pub mod meta_signature;
 pub mod webform;

@@ -12,10 +12,11 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::ack::AckText;
-use crate::config::{Config, WebformSettings};
+use crate::config::{Config, ConfigError};
 use crate::domain::{
     Address, Channel, EmailAddress, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender,
     ThreadId,
@@ -34,7 +35,7 @@ struct Form {
     limiter: RateLimiter,
 }
 
-pub fn routes(inbound: &Arc<Inbound>, settings: &WebformSettings) -> Router {
+pub fn routes(inbound: &Arc<Inbound>, settings: &Settings) -> Router {
     let form = Form {
         inbound: inbound.clone(),
         limiter: RateLimiter::per_minute(settings.rate_limit_per_minute),
@@ -42,6 +43,51 @@ pub fn routes(inbound: &Arc<Inbound>, settings: &WebformSettings) -> Router {
     Router::new()
         .route(PATH, post(submit))
         .with_state(Arc::new(form))
+}
+
+/// `[channels.webform]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    #[serde(default = "default_rate_limit")]
+    rate_limit_per_minute: u32,
+    #[serde(default = "default_honeypot")]
+    honeypot_field: String,
+}
+
+fn default_rate_limit() -> u32 {
+    5
+}
+
+fn default_honeypot() -> String {
+    "website".into()
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Submissions allowed per client IP per minute.
+    pub rate_limit_per_minute: u32,
+    /// The hidden field a person leaves empty and a robot fills in.
+    pub honeypot_field: String,
+}
+
+pub fn settings(raw: RawSettings) -> Result<Settings, ConfigError> {
+    if raw.rate_limit_per_minute == 0 {
+        return Err(ConfigError::new(
+            "channels.webform.rate_limit_per_minute",
+            "must be at least 1",
+        ));
+    }
+    if raw.honeypot_field.trim().is_empty() {
+        return Err(ConfigError::new(
+            "channels.webform.honeypot_field",
+            "is empty",
+        ));
+    }
+    Ok(Settings {
+        rate_limit_per_minute: raw.rate_limit_per_minute,
+        honeypot_field: raw.honeypot_field,
+    })
 }
 
 /// Submissions per client IP per minute; keeps a script from filling the
@@ -145,7 +191,7 @@ fn read(headers: &HeaderMap, body: &[u8]) -> Result<Submission, Refusal> {
 fn envelope(
     submission: &Submission,
     reference: &ThreadId,
-    received_at: chrono::DateTime<chrono::Utc>,
+    arrived_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Envelope, Refusal> {
     let message = submission
         .get("message")
@@ -170,7 +216,8 @@ fn envelope(
         channel: Channel::Webform,
         provider_id: ProviderMessageId::parse(reference.as_str())
             .expect("a thread id is never empty"),
-        sent_at: received_at,
+        // A form has no clock of its own: it was sent when it reached us.
+        sent_at: arrived_at,
         sender,
         text: message.to_string(),
         attachments: Vec::new(),

@@ -12,18 +12,67 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::ack::AckText;
 use crate::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use crate::channels::Api;
-use crate::config::WhatsappSettings;
+use crate::config::{self, ConfigError, SecretSource, SecretValue};
 use crate::domain::{Address, Channel, Quarantined, WhatsappRecipient};
 use crate::ports::{ApiRequest, Job};
 use crate::webhook::{read_body, Inbound};
 
 pub const PATH: &str = "/webhooks/whatsapp";
+
+/// `[channels.whatsapp]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    phone_number_id: String,
+    verify_token: String,
+    app_secret: String,
+    access_token: String,
+    api_base_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub phone_number_id: String,
+    pub verify_token: SecretValue,
+    pub app_secret: SecretValue,
+    pub access_token: SecretValue,
+    /// Where the Graph API lives. Unset locally: acknowledgements land in the
+    /// outbox instead of being sent.
+    pub api_base_url: Option<String>,
+}
+
+pub fn settings(raw: RawSettings, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {
+    let secret = |name: &str, value: &str| {
+        config::resolve(&format!("channels.whatsapp.{name}"), value, secrets)
+    };
+    if raw.phone_number_id.is_empty() || !raw.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ConfigError::new(
+            "channels.whatsapp.phone_number_id",
+            "is the numeric id Meta shows beside your number",
+        ));
+    }
+    let api_base_url = match raw.api_base_url {
+        Some(url) => Some(config::check_base_url(
+            "channels.whatsapp.api_base_url",
+            url,
+        )?),
+        None => None,
+    };
+    Ok(Settings {
+        phone_number_id: raw.phone_number_id,
+        verify_token: secret("verify_token", &raw.verify_token)?,
+        app_secret: secret("app_secret", &raw.app_secret)?,
+        access_token: secret("access_token", &raw.access_token)?,
+        api_base_url,
+    })
+}
 
 /// The handlers' state: the shared one, and the verifier keyed once.
 struct Webhook {
@@ -31,7 +80,7 @@ struct Webhook {
     signature: MetaSignature,
 }
 
-pub fn routes(inbound: &Arc<Inbound>, settings: &WhatsappSettings) -> Router {
+pub fn routes(inbound: &Arc<Inbound>, settings: &Settings) -> Router {
     let webhook = Webhook {
         inbound: inbound.clone(),
         signature: MetaSignature::new(settings.app_secret.expose()),
@@ -134,7 +183,7 @@ pub fn reply_link(addresses: &[&Address]) -> Option<String> {
 /// Where the Cloud API lives, unless `api_base_url` says otherwise.
 pub const GRAPH_API: &str = "https://graph.facebook.com/v21.0";
 
-pub fn api(settings: &WhatsappSettings) -> Api {
+pub fn api(settings: &Settings) -> Api {
     Api {
         public_url: GRAPH_API,
         configured_url: settings.api_base_url.clone(),
