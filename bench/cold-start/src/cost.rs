@@ -2,8 +2,7 @@
 //! README's cost table. Public list prices, us-east-1, USD (November 2026):
 //! https://aws.amazon.com/lambda/pricing/, /api-gateway/pricing/,
 //! /sqs/pricing/, /dynamodb/pricing/on-demand/, /eventbridge/pricing/,
-//! /cloudwatch/pricing/, /ses/pricing/; SMS: /end-user-messaging/pricing/
-//! (per destination country).
+//! /cloudwatch/pricing/, /ses/pricing/.
 
 const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
 const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
@@ -127,5 +126,4 @@ pub fn print(d: &Durations) {
         volumes[0] * SES_EMAIL,
         volumes[1] * SES_EMAIL
     );
-    println!("| *apart:* SMS acknowledgements (SNS) | 1,000 × the destination country's price | 100,000 × that price |");
 }
