@@ -11,7 +11,6 @@ use tokio::sync::watch;
 
 use accueil_core::channels;
 use accueil_core::digest;
-use accueil_core::domain::Channel;
 use accueil_core::ingest;
 use accueil_core::ports::SystemClock;
 use accueil_embedded::worker;
@@ -76,11 +75,8 @@ fn print_welcome(local: &Local, address: SocketAddr) {
     );
     println!("Webhook URLs:");
     for channel in config.enabled_channels() {
-        let (methods, path) = match channel {
-            Channel::Webform => ("POST    ", channels::webform::PATH),
-            Channel::Whatsapp => ("GET/POST", channels::whatsapp::PATH),
-        };
-        println!("  {:<9} {methods} {base}{path}", channel.as_str());
+        let (methods, path) = channels::webhook(channel);
+        println!("  {:<9} {methods:<8} {base}{path}", channel.as_str());
     }
     println!("Database: {}", local.database.path().display());
     println!("Outbox:   {}", local.outbox.dir().display());

@@ -21,6 +21,14 @@ use crate::email::OutgoingEmail;
 use crate::ports::ApiRequest;
 use crate::webhook::Inbound;
 
+/// A channel's webhook: the HTTP methods it answers and its path.
+pub fn webhook(channel: Channel) -> (&'static str, &'static str) {
+    match channel {
+        Channel::Webform => ("POST", webform::PATH),
+        Channel::Whatsapp => ("GET/POST", whatsapp::PATH),
+    }
+}
+
 /// The webhook routes of the channels this business enabled, each with the
 /// state its handlers need.
 pub fn routes(inbound: &Arc<Inbound>) -> Router {
@@ -99,5 +107,59 @@ pub fn reply_link(thread: &Thread) -> Option<String> {
     match thread.channel {
         Channel::Webform => webform::reply_link(&thread.id, &addresses),
         Channel::Whatsapp => whatsapp::reply_link(&addresses),
+    }
+}
+
+/// Who writes and what, for a sample webhook (`accueil simulate`).
+#[derive(Debug, Clone, Copy)]
+pub struct Sample<'a> {
+    /// The customer's address on the channel, as they would type it.
+    pub from: &'a str,
+    pub text: &'a str,
+    pub name: Option<&'a str>,
+    /// The provider's message id, to replay a delivery; made up when None.
+    pub id: Option<&'a str>,
+    /// When the customer sent it, for providers that stamp their messages.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A webhook request as the provider would send it, signed with the
+/// business's own secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleRequest {
+    pub path: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SampleError {
+    #[error("the {0} channel is not enabled in this configuration")]
+    NotEnabled(Channel),
+    #[error("--from {from:?} is not {expected}")]
+    From {
+        from: String,
+        expected: &'static str,
+    },
+}
+
+/// A sample webhook of the channel, for `accueil simulate`.
+pub fn sample(
+    config: &Config,
+    channel: Channel,
+    sample: &Sample<'_>,
+) -> Result<SampleRequest, SampleError> {
+    let not_enabled = || SampleError::NotEnabled(channel);
+    match channel {
+        Channel::Webform => config
+            .webform
+            .as_ref()
+            .ok_or_else(not_enabled)
+            .and_then(|_| webform::sample(sample)),
+        Channel::Whatsapp => config
+            .whatsapp
+            .as_ref()
+            .ok_or_else(not_enabled)
+            .and_then(|settings| whatsapp::sample(settings, sample)),
     }
 }

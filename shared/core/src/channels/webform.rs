@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::ack::AckText;
+use crate::channels::{Sample, SampleError, SampleRequest};
 use crate::config::{Config, ConfigError};
 use crate::domain::{
     Address, Channel, EmailAddress, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender,
@@ -359,6 +360,27 @@ pub fn acknowledgement(
         html: &html,
         date: envelope.sent_at,
         auto_reply: true,
+    })
+}
+
+/// A submission as a browser posts it, asking for JSON back.
+pub fn sample(sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
+    EmailAddress::parse(sample.from).map_err(|_| SampleError::From {
+        from: sample.from.to_string(),
+        expected: "an email address",
+    })?;
+    let mut fields = vec![("email", sample.from), ("message", sample.text)];
+    if let Some(name) = sample.name {
+        fields.push(("name", name));
+    }
+    let body = serde_urlencoded::to_string(&fields).expect("text fields encode");
+    Ok(SampleRequest {
+        path: PATH,
+        headers: vec![
+            ("content-type", "application/x-www-form-urlencoded".into()),
+            ("accept", "application/json".into()),
+        ],
+        body: body.into_bytes(),
     })
 }
 

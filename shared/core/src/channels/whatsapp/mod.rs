@@ -18,9 +18,11 @@ use subtle::ConstantTimeEq;
 
 use crate::ack::AckText;
 use crate::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
-use crate::channels::Api;
+use crate::channels::{Api, Sample, SampleError, SampleRequest};
 use crate::config::{self, ConfigError, SecretSource, SecretValue};
-use crate::domain::{Address, Channel, Quarantined, WhatsappRecipient};
+use crate::domain::{
+    Address, BusinessScopedUserId, Channel, PhoneNumber, Quarantined, WhatsappRecipient,
+};
 use crate::ports::{ApiRequest, Job};
 use crate::webhook::{read_body, Inbound};
 
@@ -169,6 +171,60 @@ async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Respo
         "webhook accepted"
     );
     (StatusCode::OK, "ok\n").into_response()
+}
+
+/// A Cloud API text message as Meta sends it, signed with the app secret.
+/// `from` is a phone number or a business-scoped user id (US.123…).
+pub fn sample(settings: &Settings, sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
+    let id = sample
+        .id
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("wamid.SIM{}", uuid::Uuid::new_v4().simple()));
+    let name = sample.name.unwrap_or("Simulated customer");
+    let mut contact = json!({ "profile": { "name": name } });
+    let mut message = json!({
+        "id": id,
+        "timestamp": sample.at.timestamp().to_string(),
+        "type": "text",
+        "text": { "body": sample.text },
+    });
+    if let Ok(user) = BusinessScopedUserId::parse(sample.from) {
+        contact["user_id"] = json!(user.as_str());
+        message["from_user_id"] = json!(user.as_str());
+    } else {
+        let phone = PhoneNumber::parse(sample.from).map_err(|_| SampleError::From {
+            from: sample.from.to_string(),
+            expected: "a phone number or a WhatsApp user id",
+        })?;
+        contact["wa_id"] = json!(phone.digits());
+        message["from"] = json!(phone.digits());
+    }
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "0",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": { "display_phone_number": "0", "phone_number_id": settings.phone_number_id },
+                    "contacts": [contact],
+                    "messages": [message],
+                }
+            }]
+        }]
+    })
+    .to_string()
+    .into_bytes();
+    let signature = MetaSignature::new(settings.app_secret.expose()).sign(&body);
+    Ok(SampleRequest {
+        path: PATH,
+        headers: vec![
+            ("content-type", "application/json".into()),
+            (META_SIGNATURE_HEADER, signature),
+        ],
+        body,
+    })
 }
 
 /// WhatsApp's chat link to the customer's number; a sender known only by
