@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
 
+use accueil_core::channels;
 use accueil_core::digest::Digest;
 use accueil_core::domain::{
     Address, BusinessScopedUserId, Channel, ChannelAddress, EmailAddress, PhoneNumber, ThreadId,
 };
 use accueil_core::ports::ThreadWithMessages;
-use accueil_core::wording::{spell_channel, Language};
+use accueil_core::wording::Language;
 
 use crate::backend::Backend;
 use crate::Place;
@@ -78,7 +79,7 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
         "{} — {} on {} ({:?})",
         t.id,
         t.contact.display(),
-        spell_channel(Language::En, t.channel),
+        channels::label(t.channel, Language::En),
         t.status
     );
     for a in &t.contact.addresses {
@@ -153,7 +154,7 @@ pub async fn forget(place: &Place, contact: &str) -> Result<()> {
         if let Some(f) = data.store.forget_contact(&key).await? {
             println!(
                 "Forgot a {} contact: {} thread(s), {} message(s).",
-                spell_channel(Language::En, channel),
+                channels::label(channel, Language::En),
                 f.threads,
                 f.messages
             );

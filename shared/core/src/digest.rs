@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::domain::Thread;
 use crate::email::{self, Draft, OutgoingEmail};
 use crate::ports::{Mailer, SendError, Store, StoreError};
-use crate::wording::{spell_channel, spell_wait, Language};
+use crate::wording::{spell_wait, Language};
 
 /// One open thread as the owner reads it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -249,7 +249,7 @@ fn line(lang: Language, thread: &Thread, new_messages: usize, now: DateTime<Utc>
         .map(|a| &a.address);
     DigestThread {
         id: thread.id.to_string(),
-        channel: spell_channel(lang, thread.channel).to_string(),
+        channel: channels::label(thread.channel, lang).to_string(),
         contact: thread.contact.display(),
         address: address.map(|a| a.display().to_string()).unwrap_or_default(),
         waited: spell_wait(lang, waited),

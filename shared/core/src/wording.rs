@@ -1,10 +1,7 @@
-//! Moments, durations and channel names as a customer or the owner reads
-//! them, in the business's language.
+//! Moments and durations as a customer or the owner reads them, in the business's language.
 
 use chrono::{DateTime, Datelike, Timelike, Weekday};
 use chrono_tz::Tz;
-
-use crate::domain::Channel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,15 +26,6 @@ impl Language {
             Language::Fr => "fr",
             Language::En => "en",
         }
-    }
-}
-
-/// The channel's name as the owner reads it.
-pub fn spell_channel(lang: Language, channel: Channel) -> &'static str {
-    match (channel, lang) {
-        (Channel::Webform, Language::Fr) => "Formulaire du site",
-        (Channel::Webform, Language::En) => "Web form",
-        (Channel::Whatsapp, _) => "WhatsApp",
     }
 }
 

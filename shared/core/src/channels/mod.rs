@@ -20,6 +20,15 @@ use crate::domain::{Address, Channel, Envelope, ReplyTarget, Thread};
 use crate::email::OutgoingEmail;
 use crate::ports::ApiRequest;
 use crate::webhook::Inbound;
+use crate::wording::Language;
+
+/// The channel's name as the owner reads it, in the business's language.
+pub fn label(channel: Channel, lang: Language) -> &'static str {
+    match channel {
+        Channel::Webform => webform::label(lang),
+        Channel::Whatsapp => "WhatsApp",
+    }
+}
 
 /// A channel's webhook: the HTTP methods it answers and its path.
 pub fn webhook(channel: Channel) -> (&'static str, &'static str) {

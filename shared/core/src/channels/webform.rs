@@ -28,6 +28,13 @@ use crate::webhook::{client_ip, read_body, Inbound};
 use crate::wording::Language;
 
 pub const PATH: &str = "/webhooks/webform";
+
+pub fn label(lang: Language) -> &'static str {
+    match lang {
+        Language::Fr => "Formulaire du site",
+        Language::En => "Web form",
+    }
+}
 const MAX_NAME_CHARS: usize = 200;
 
 /// The form's handlers' state: the shared one, and the form's own limiter.
