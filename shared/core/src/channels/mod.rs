@@ -2,9 +2,10 @@
 //! (verify, answer a handshake, parse into envelopes, enqueue), the shape of
 //! its acknowledgement, its API (where requests go, how its answers name
 //! what was sent), the digest's reply link and its configuration section
-//! (`RawSettings` read into `Settings`), wired in by the functions below
-//! and by `Config`'s field for it. A channel is also named in `domain` (its
-//! `Channel`, `ReplyTarget` and addresses).
+//! (`RawSettings` read into `Settings`), wired in by the functions below.
+//! Outside this folder a channel is still named in `domain` (its `Channel`,
+//! `ReplyTarget` and addresses), in `config` (its field, `RawChannels` and
+//! `enabled_channels`), in the golden test's list and in the SAM template.
 
 pub mod meta_signature;
 pub mod webform;
