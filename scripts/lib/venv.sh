@@ -7,7 +7,7 @@ install_venv() {
     local venv=$1 lock="scripts/requirements-$2.txt"
     local stamp="$venv/.installed-$(sha256sum "$lock" | cut -c1-16)"
     if [ ! -e "$stamp" ]; then
-        echo "Installing scripts/requirements-$2.in into $venv…" >&2
+        echo "Installing $lock (the tools of scripts/requirements-$2.in) into $venv…" >&2
         rm -rf "$venv"
         python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet --disable-pip-version-check \
