@@ -10,7 +10,8 @@ use crate::backend::Backend;
 use crate::Place;
 
 /// Without an id, one line per payload, the latest first; with one, that
-/// payload exactly as received on stdout (what it was, on stderr).
+/// payload as kept on stdout (what it was, on stderr): the bytes received,
+/// but for any that were not UTF-8, which were replaced when it was kept.
 pub async fn run(place: &Place, id: Option<&str>) -> Result<()> {
     let data = Backend::open(place).await?;
     let entries = data.store.quarantine_entries().await?;
@@ -21,7 +22,7 @@ pub async fn run(place: &Place, id: Option<&str>) -> Result<()> {
         }
         for e in &entries {
             let at = e.received_at.with_timezone(&tz).format("%Y-%m-%d %H:%M");
-            println!("{}  {at}  {:<9} {}", e.id, e.channel, e.reason);
+            println!("{}  {at}  {:<9} {}", e.id, e.channel.as_str(), e.reason);
         }
         return Ok(());
     };

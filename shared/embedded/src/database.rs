@@ -82,7 +82,9 @@ impl Database {
 /// Brings a database made by an earlier version to the current schema, in
 /// one transaction: nothing it held is lost or left half-changed.
 fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
-    let tx = connection.transaction()?;
+    // Immediate: a second process opening the same old file waits, then
+    // finds the columns there, rather than adding them twice.
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for (table, column, definition, fill) in ADDED_COLUMNS {
         let present: i64 = tx.query_row(
             "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",

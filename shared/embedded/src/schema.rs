@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS threads (
     message_count    INTEGER NOT NULL,
     last_excerpt     TEXT NOT NULL,
     closed_at        TEXT,
-    -- Sent time of the message the excerpt is from (NULL: none yet).
+    -- Sent time of the message the excerpt is from (NULL: no message yet).
     last_sent_at     TEXT
 );
 -- At most one open thread per contact and channel: new messages join it.
@@ -97,7 +97,13 @@ pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 2] = [
         "TEXT NOT NULL DEFAULT ''",
         Some("received_at"),
     ),
-    ("threads", "last_sent_at", "TEXT", None),
+    // Before, `last_message_at` was the sent time of the excerpt's message.
+    (
+        "threads",
+        "last_sent_at",
+        "TEXT",
+        Some("CASE WHEN message_count > 0 THEN last_message_at END"),
+    ),
 ];
 
 /// After the columns exist: a thread's messages in the order they were sent.

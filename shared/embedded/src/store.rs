@@ -308,7 +308,7 @@ impl Store for Database {
                 };
                 let mut stmt = conn.prepare_cached(
                     "SELECT id, thread_id, channel, provider_id, sent_at, received_at, text, attachments
-                     FROM messages WHERE thread_id = ?1 ORDER BY sent_at, id",
+                     FROM messages WHERE thread_id = ?1 ORDER BY sent_at, received_at, id",
                 )?;
                 let rows = stmt
                     .query_map([&id], |r| {

@@ -53,6 +53,33 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         (then, then)
     );
 
+    // First, an old thread whose excerpt is its last message: one sent
+    // earlier does not replace it.
+    let earlier = Message {
+        id: MessageId::generate(),
+        thread_id: id.clone(),
+        channel: Channel::Whatsapp,
+        provider_id: ProviderMessageId::parse("wamid.EARLIER").unwrap(),
+        sent_at: then - Duration::minutes(5),
+        received_at: then + Duration::hours(2),
+        text: "Avant".into(),
+        attachments: Vec::new(),
+    };
+    assert_eq!(
+        database.append_message(&earlier).await.unwrap(),
+        Appended::New
+    );
+    assert_eq!(
+        database
+            .thread(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .thread
+            .last_excerpt,
+        "Bonjour"
+    );
+
     let stored = then + Duration::days(1);
     let next = Message {
         id: MessageId::generate(),
@@ -66,10 +93,22 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
     };
     assert_eq!(database.append_message(&next).await.unwrap(), Appended::New);
     let upgraded = database.thread(&id).await.unwrap().unwrap();
-    assert_eq!(upgraded.thread.message_count, 2);
+    assert_eq!(upgraded.thread.message_count, 3);
     assert_eq!(upgraded.thread.last_message_at, stored);
     assert_eq!(upgraded.thread.last_excerpt, "Encore moi");
-    assert_eq!(upgraded.messages[1], next);
+    assert_eq!(upgraded.messages[2], next);
+    // A redelivery sent before the old excerpt's message does not take it.
+    let older = Message {
+        id: MessageId::generate(),
+        provider_id: ProviderMessageId::parse("wamid.OLDER").unwrap(),
+        sent_at: then - Duration::hours(1),
+        received_at: stored + Duration::minutes(1),
+        text: "Plus ancien".into(),
+        ..next.clone()
+    };
+    database.append_message(&older).await.unwrap();
+    let upgraded = database.thread(&id).await.unwrap().unwrap();
+    assert_eq!(upgraded.thread.last_excerpt, "Encore moi");
     drop(database);
     // Opening again changes nothing more.
     let again = Database::open(&path).unwrap();

@@ -508,7 +508,16 @@ impl Store for DynamoStore {
         let stored = self.put(item([
             ("pk", s(thread_pk(m.thread_id.as_str()))),
             // A thread's messages in the order they were sent.
-            ("sk", s(format!("MSG#{}#{}", time(m.sent_at), m.id))),
+            // WhatsApp stamps whole seconds: within one, the order they came.
+            (
+                "sk",
+                s(format!(
+                    "MSG#{}#{}#{}",
+                    time(m.sent_at),
+                    time(m.received_at),
+                    m.id
+                )),
+            ),
             ("id", s(m.id.as_str())),
             ("channel", s(m.channel.as_str())),
             ("provider_id", s(m.provider_id.as_str())),
@@ -545,19 +554,29 @@ impl Store for DynamoStore {
         // when it is the latest on both counts, as it nearly always is.
         let (stored, sent) = (time(m.received_at), time(m.sent_at));
         let excerpt = excerpt(&m.text, EXCERPT_CHARS);
-        let later_sent = "attribute_not_exists(last_sent_at) OR last_sent_at <= :sent";
-        let later_stored = "last_message_at <= :stored";
+        // A thread item from before `last_sent_at` has, in `last_message_at`,
+        // the sent time of its excerpt's message; a new one has no excerpt yet.
+        let later_sent = "attribute_exists(pk) AND (last_sent_at <= :sent OR (attribute_not_exists(last_sent_at) AND (last_excerpt = :none OR last_message_at <= :sent)))";
+        let later_stored = "attribute_exists(pk) AND last_message_at <= :stored";
+        let none = String::new();
         if self
             .update_thread_if(
                 m,
                 "SET last_message_at = :stored, last_excerpt = :e, last_sent_at = :sent",
                 &format!("({later_stored}) AND ({later_sent})"),
-                [(":stored", &stored), (":sent", &sent), (":e", &excerpt)],
+                [
+                    (":stored", &stored),
+                    (":sent", &sent),
+                    (":e", &excerpt),
+                    (":none", &none),
+                ],
             )
             .await?
         {
             return Ok(Appended::New);
         }
+        // The thread item is never made anew here (`attribute_exists`): a
+        // contact forgotten meanwhile does not get their text back.
         self.update_thread_if(
             m,
             "SET last_message_at = :stored",
@@ -569,7 +588,7 @@ impl Store for DynamoStore {
             m,
             "SET last_excerpt = :e, last_sent_at = :sent",
             later_sent,
-            [(":sent", &sent), (":e", &excerpt)],
+            [(":sent", &sent), (":e", &excerpt), (":none", &none)],
         )
         .await?;
         Ok(Appended::New)

@@ -5,7 +5,8 @@
 //! (`RawSettings` read into `Settings`), wired in by the functions below.
 //! Outside this folder a channel is still named in `domain` (its `Channel`,
 //! `ReplyTarget` and addresses), in `config` (its field, `RawChannels` and
-//! `enabled_channels`), in the golden test's list and in the SAM template.
+//! `enabled_channels`), in `accueil thread`'s lookup of a form's reference
+//! (`cli/src/show.rs`), in the golden test's list and in the SAM template.
 
 pub mod meta_signature;
 pub mod webform;
