@@ -59,7 +59,7 @@ pub fn get_opt_time(item: &Item, key: &str) -> Result<Option<DateTime<Utc>>, Sto
     get_opt_s(item, key).map(|t| parse_time(t, key)).transpose()
 }
 
-fn parse_time(t: &str, key: &str) -> Result<DateTime<Utc>, StoreError> {
+pub fn parse_time(t: &str, key: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(t)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| corrupt(key))

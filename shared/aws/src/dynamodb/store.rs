@@ -22,7 +22,7 @@ use accueil_core::ports::{
 };
 
 use super::item::{
-    get_list_s, get_n, get_opt_s, get_opt_time, get_s, get_time, item, n, s, time, Item,
+    get_list_s, get_n, get_opt_s, get_opt_time, get_s, get_time, item, n, parse_time, s, time, Item,
 };
 use super::schema::{GSI_STATUS, TTL_ATTRIBUTE};
 use crate::describe;
@@ -832,13 +832,11 @@ impl Store for DynamoStore {
                 let (at, _) = sk
                     .split_once('#')
                     .ok_or_else(|| StoreError::Corrupt(format!("quarantine key {sk:?}")))?;
-                let at = DateTime::parse_from_rfc3339(at)
-                    .map_err(|_| StoreError::Corrupt(format!("quarantine key {sk:?}")))?;
                 Ok(QuarantineEntry {
                     id: get_s(i, "id")?.to_string(),
                     channel: Channel::parse(get_s(i, "channel")?)
                         .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
-                    received_at: at.with_timezone(&Utc),
+                    received_at: parse_time(at, "sk")?,
                     reason: get_s(i, "reason")?.to_string(),
                 })
             })
