@@ -10,7 +10,7 @@ use chrono::Utc;
 use accueil_core::channels;
 use accueil_core::digest::Digest;
 use accueil_core::domain::{
-    Address, BusinessScopedUserId, Channel, ChannelAddress, EmailAddress, PhoneNumber, ThreadId,
+    Address, Channel, ChannelAddress, EmailAddress, PhoneNumber, ThreadId, UserId, Username,
 };
 use accueil_core::ports::ThreadWithMessages;
 use accueil_core::wording::Language;
@@ -54,14 +54,17 @@ async fn find(data: &Backend, id: &str) -> Result<ThreadWithMessages> {
     if let Some(found) = data.store.thread(&reference).await? {
         return Ok(found);
     }
-    // A form's reference names the submission when it joined an open thread.
-    if let Some(thread) = data
-        .store
-        .thread_of_message(Channel::Webform, reference.as_str())
-        .await?
-    {
-        if let Some(found) = data.store.thread(&thread).await? {
-            return Ok(found);
+    // A reference the customer was shown before their message joined an
+    // open thread (a form's thank-you page) names that message.
+    for &channel in Channel::ALL {
+        if let Some(thread) = data
+            .store
+            .thread_of_message(channel, reference.as_str())
+            .await?
+        {
+            if let Some(found) = data.store.thread(&thread).await? {
+                return Ok(found);
+            }
         }
     }
     bail!("no thread {reference}")
@@ -136,20 +139,25 @@ fn address_of(text: &str) -> Result<Address> {
     if let Ok(email) = EmailAddress::parse(text) {
         return Ok(Address::Email(email));
     }
-    if let Ok(user) = BusinessScopedUserId::parse(text) {
-        return Ok(Address::WhatsappUser(user));
-    }
     if let Ok(phone) = PhoneNumber::parse(text) {
         return Ok(Address::Phone(phone));
     }
-    bail!("{text:?} is not an email address, a phone number (+33…) or a WhatsApp user id")
+    if text.starts_with('@') {
+        if let Ok(name) = Username::parse(text) {
+            return Ok(Address::Username(name));
+        }
+    }
+    if let Ok(user) = UserId::parse(text) {
+        return Ok(Address::UserId(user));
+    }
+    bail!("{text:?} is not an email address, a phone number (+33…), a @username or a channel's user id")
 }
 
 pub async fn forget(place: &Place, contact: &str) -> Result<()> {
     let data = open(place).await?;
     let address = address_of(contact)?;
     let mut forgotten_any = false;
-    for channel in Channel::ALL {
+    for &channel in Channel::ALL {
         let key = ChannelAddress::new(channel, address.clone());
         if let Some(f) = data.store.forget_contact(&key).await? {
             println!(

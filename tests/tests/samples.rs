@@ -10,16 +10,12 @@ use accueil_e2e::{demo_config, open_hours, Bench};
 #[tokio::test]
 async fn every_channel_s_sample_is_accepted_and_stored() {
     let bench = Bench::start(demo_config(&[]), open_hours()).await;
-    let from = |channel| match channel {
-        Channel::Webform => "zoe@example.com",
-        Channel::Whatsapp => "+33 6 00 00 00 77",
-    };
-    for channel in Channel::ALL {
+    for &channel in Channel::ALL {
         let sample = channels::sample(
             &bench.config,
             channel,
             &Sample {
-                from: from(channel),
+                from: channels::demo_sender(channel),
                 text: "Bonjour",
                 name: Some("Zoé"),
                 id: None,

@@ -149,7 +149,7 @@ async fn a_sender_known_only_by_bsuid_is_answered_by_bsuid() {
     assert_eq!(threads[0].contact.addresses.len(), 1);
     assert_eq!(
         threads[0].contact.addresses[0].key(),
-        "whatsapp:bsuid:FR.100000000000000042"
+        "whatsapp:id:FR.100000000000000042"
     );
     let acks = ack_jsons(&bench);
     assert_eq!(acks.len(), 1);

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use accueil_core::channels::webform;
 use accueil_core::domain::{
     Address, Channel, EmailAddress, Envelope, ProviderMessageId, ReplyTarget, Sender, ThreadId,
 };
@@ -60,7 +61,7 @@ fn sqs_record(message_id: String) -> Value {
         sender: Sender::new(Some("Bench".into()), vec![Address::Email(email.clone())]).unwrap(),
         text: "Bonjour".into(),
         attachments: vec![],
-        reply_to: ReplyTarget::Webform { email, reference },
+        reply_to: ReplyTarget::Webform(webform::Target { email, reference }),
     });
     json!({
         "messageId": message_id, "receiptHandle": "h", "body": accueil_aws::sqs::encode(&job).unwrap(),

@@ -5,7 +5,7 @@
 //! turns strings into domain values; each channel's module reads and checks
 //! its own `[channels.<name>]` section. Every error names its key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::channels::{webform, whatsapp};
-use crate::domain::{Channel, EmailAddress};
+use crate::channels::{self, Channel};
+use crate::domain::EmailAddress;
 use crate::hours::{self, OpeningHours};
 use crate::wording::Language;
 
@@ -121,8 +121,7 @@ pub struct Config {
     pub reply_within: Duration,
     pub ack: AckLimits,
     pub digest_time: NaiveTime,
-    pub webform: Option<webform::Settings>,
-    pub whatsapp: Option<whatsapp::Settings>,
+    pub channels: channels::Enabled,
 }
 
 #[derive(Debug, Clone)]
@@ -175,14 +174,7 @@ impl Config {
     }
 
     pub fn enabled_channels(&self) -> Vec<Channel> {
-        let mut channels = Vec::new();
-        if self.webform.is_some() {
-            channels.push(Channel::Webform);
-        }
-        if self.whatsapp.is_some() {
-            channels.push(Channel::Whatsapp);
-        }
-        channels
+        self.channels.channels()
     }
 }
 
@@ -196,8 +188,9 @@ struct RawConfig {
     ack: RawAck,
     #[serde(default)]
     digest: RawDigest,
+    /// Each channel's module reads its own table.
     #[serde(default)]
-    channels: RawChannels,
+    channels: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -287,13 +280,6 @@ fn default_digest_time() -> String {
     "18:30".into()
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawChannels {
-    webform: Option<webform::RawSettings>,
-    whatsapp: Option<whatsapp::RawSettings>,
-}
-
 const DAYS: [&str; 7] = [
     "monday",
     "tuesday",
@@ -381,14 +367,8 @@ impl RawConfig {
         let digest_time = hours::parse_clock(&self.digest.time)
             .map_err(|e| ConfigError::new("digest.time", e))?;
 
-        let webform = self.channels.webform.map(webform::settings).transpose()?;
-        let whatsapp = self
-            .channels
-            .whatsapp
-            .map(|raw| whatsapp::settings(raw, secrets))
-            .transpose()?;
-
-        if webform.is_none() && whatsapp.is_none() {
+        let channels = channels::Enabled::read(self.channels, secrets)?;
+        if channels.channels().is_empty() {
             return Err(ConfigError::new("channels", "no channel is enabled"));
         }
 
@@ -401,21 +381,23 @@ impl RawConfig {
                 max_per_contact_per_day: self.ack.max_per_contact_per_day,
             },
             digest_time,
-            webform,
-            whatsapp,
+            channels,
         })
     }
 }
 
-/// A channel's `api_base_url`: an http(s) URL, kept without its last slash.
-pub(crate) fn check_base_url(key: &str, url: String) -> Result<String, ConfigError> {
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(url.trim_end_matches('/').to_string())
-    } else {
-        Err(ConfigError::new(
+/// A channel's optional `api_base_url`: an http(s) URL, kept without its
+/// last slash.
+pub(crate) fn base_url(key: &str, url: Option<String>) -> Result<Option<String>, ConfigError> {
+    match url {
+        None => Ok(None),
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok(Some(url.trim_end_matches('/').to_string()))
+        }
+        Some(url) => Err(ConfigError::new(
             key,
             format!("{url:?} is not an http(s) URL"),
-        ))
+        )),
     }
 }
 
@@ -459,12 +441,19 @@ monday = ["09:00-12:30", "14:00-18:00"]
 "#;
 
     #[test]
-    fn the_demo_is_valid_and_enables_both_channels() {
+    fn the_demo_is_valid_and_enables_every_channel() {
         let demo = Config::demo();
-        assert_eq!(
-            demo.enabled_channels(),
-            vec![Channel::Webform, Channel::Whatsapp]
-        );
+        assert_eq!(demo.enabled_channels(), Channel::ALL);
+    }
+
+    #[test]
+    fn a_section_no_channel_is_named_after_is_refused_by_name() {
+        let e = error_of(&format!("{MINIMAL}\n[channels.whatsap]\n"));
+        assert_eq!(e.key, "channels.whatsap");
+        assert!(e.message.contains("whatsapp"), "{}", e.message);
+        let e =
+            error_of(&MINIMAL.replace("[channels.webform]", "[channels.webform]\nrate_limit = 3"));
+        assert_eq!(e.key, "channels.webform.rate_limit");
     }
 
     #[test]

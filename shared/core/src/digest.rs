@@ -99,7 +99,7 @@ impl Digest {
                     .map(|t| t.messages.iter().filter(|m| m.received_at > since).count())
                     .unwrap_or(0),
             };
-            threads.push(line(config.business.language, &thread, new_messages, now));
+            threads.push(line(config, &thread, new_messages, now));
         }
         Ok(Digest {
             language: config.business.language,
@@ -239,7 +239,8 @@ pub async fn send(
     digest.deliver(config, store, mailer).await
 }
 
-fn line(lang: Language, thread: &Thread, new_messages: usize, now: DateTime<Utc>) -> DigestThread {
+fn line(config: &Config, thread: &Thread, new_messages: usize, now: DateTime<Utc>) -> DigestThread {
+    let lang = config.business.language;
     let waited = now.signed_duration_since(thread.opened_at);
     let address = thread
         .contact
@@ -256,7 +257,7 @@ fn line(lang: Language, thread: &Thread, new_messages: usize, now: DateTime<Utc>
         waited_seconds: waited.num_seconds(),
         excerpt: thread.last_excerpt.clone(),
         new_messages,
-        reply_link: channels::reply_link(thread),
+        reply_link: channels::reply_link(config, thread),
     }
 }
 

@@ -11,34 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// The channels Accueil speaks. Each has one module under `channels/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Webform,
-    Whatsapp,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::Webform, Channel::Whatsapp];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Webform => "webform",
-            Channel::Whatsapp => "whatsapp",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The channels and the way back to a customer on each are the registry's:
+/// a channel is a module of `channels`, named here only through it.
+pub use crate::channels::{Channel, ReplyTarget};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum InvalidValue {
@@ -46,8 +21,10 @@ pub enum InvalidValue {
     Email,
     #[error("not a phone number in international form (+ and 8 to 15 digits)")]
     Phone,
-    #[error("not a WhatsApp business-scoped user id (like US.123456)")]
-    BusinessScopedUserId,
+    #[error("not a user id (one word, at most 128 characters)")]
+    UserId,
+    #[error("not a username (letters, digits and _, 3 to 64 characters)")]
+    Username,
     #[error("not a thread reference")]
     ThreadId,
     #[error("empty")]
@@ -156,28 +133,21 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
-/// A WhatsApp business-scoped user id (BSUID): `CC.<digits>` or
-/// `CC.ENT.<digits>`. Users with a username may have no phone number at all.
+/// The channel's own id of a person, opaque to everything but its channel:
+/// a WhatsApp business-scoped user id (`US.134…`), a Messenger page-scoped
+/// id, an Instagram-scoped id, a Telegram user id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct BusinessScopedUserId(String);
+pub struct UserId(String);
 
-impl BusinessScopedUserId {
+impl UserId {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let mut parts = s.split('.');
-        let country = parts.next().unwrap_or_default();
-        let rest: Vec<&str> = parts.collect();
-        let digits = match rest.as_slice() {
-            [d] => d,
-            ["ENT", d] => d,
-            _ => return Err(InvalidValue::BusinessScopedUserId),
-        };
-        let country_ok = country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase());
-        let digits_ok = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
-        if country_ok && digits_ok {
-            Ok(BusinessScopedUserId(s.to_string()))
+        let ok =
+            !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic() && c != ':');
+        if ok {
+            Ok(UserId(s.to_string()))
         } else {
-            Err(InvalidValue::BusinessScopedUserId)
+            Err(InvalidValue::UserId)
         }
     }
 
@@ -186,27 +156,66 @@ impl BusinessScopedUserId {
     }
 }
 
-impl TryFrom<String> for BusinessScopedUserId {
+impl TryFrom<String> for UserId {
     type Error = InvalidValue;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        BusinessScopedUserId::parse(&s)
+        UserId::parse(&s)
     }
 }
 
-impl From<BusinessScopedUserId> for String {
-    fn from(p: BusinessScopedUserId) -> String {
+impl From<UserId> for String {
+    fn from(p: UserId) -> String {
+        p.0
+    }
+}
+
+/// A public handle a person chose on a channel (Telegram's `@username`),
+/// kept without its `@`: what a link to them is made of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        let s = s.strip_prefix('@').unwrap_or(s);
+        let ok =
+            (3..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok {
+            Ok(Username(s.to_string()))
+        } else {
+            Err(InvalidValue::Username)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Username {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Username::parse(&s)
+    }
+}
+
+impl From<Username> for String {
+    fn from(p: Username) -> String {
         p.0
     }
 }
 
 /// One way of reaching a contact on one channel. A contact may have several
-/// (a WhatsApp user has a phone and a BSUID; a form sender an email and a phone).
+/// (a WhatsApp user has a phone and a user id; a form sender an email and a phone).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Address {
     Email(EmailAddress),
     Phone(PhoneNumber),
-    WhatsappUser(BusinessScopedUserId),
+    /// Written `whatsapp_user` before channels other than WhatsApp had ids.
+    #[serde(alias = "whatsapp_user")]
+    UserId(UserId),
+    Username(Username),
 }
 
 impl Address {
@@ -215,7 +224,8 @@ impl Address {
         match self {
             Address::Email(e) => format!("email:{}", e.key()),
             Address::Phone(p) => format!("phone:{}", p.as_str()),
-            Address::WhatsappUser(u) => format!("bsuid:{}", u.as_str()),
+            Address::UserId(u) => format!("id:{}", u.as_str()),
+            Address::Username(u) => format!("username:{}", u.as_str()),
         }
     }
 
@@ -224,9 +234,9 @@ impl Address {
         match kind {
             "email" => EmailAddress::parse(value).ok().map(Address::Email),
             "phone" => PhoneNumber::parse(value).ok().map(Address::Phone),
-            "bsuid" => BusinessScopedUserId::parse(value)
-                .ok()
-                .map(Address::WhatsappUser),
+            // `bsuid` is how WhatsApp's ids were keyed before other channels had any.
+            "id" | "bsuid" => UserId::parse(value).ok().map(Address::UserId),
+            "username" => Username::parse(value).ok().map(Address::Username),
             _ => None,
         }
     }
@@ -236,7 +246,8 @@ impl Address {
         match self {
             Address::Email(e) => e.as_str(),
             Address::Phone(p) => p.as_str(),
-            Address::WhatsappUser(u) => u.as_str(),
+            Address::UserId(u) => u.as_str(),
+            Address::Username(u) => u.as_str(),
         }
     }
 }
@@ -256,6 +267,16 @@ impl ChannelAddress {
     /// `whatsapp:phone:+33612345678`: the key stores index contacts by.
     pub fn key(&self) -> String {
         format!("{}:{}", self.channel, self.address.key())
+    }
+
+    /// The key an earlier version stored this address under, if it differs:
+    /// user ids were keyed `bsuid:` when only WhatsApp had them. A store
+    /// that cannot rewrite its keys looks this one up too.
+    pub fn former_key(&self) -> Option<String> {
+        match &self.address {
+            Address::UserId(id) => Some(format!("{}:bsuid:{}", self.channel, id.as_str())),
+            _ => None,
+        }
     }
 
     pub fn parse_key(key: &str) -> Option<ChannelAddress> {
@@ -377,44 +398,6 @@ pub struct Attachment {
     pub mime_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-}
-
-/// Where and how an acknowledgement goes back: on the channel the message came in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "channel", rename_all = "lowercase")]
-pub enum ReplyTarget {
-    /// An email to the address the form gave, quoting the reference the
-    /// thank-you page already showed.
-    Webform {
-        email: EmailAddress,
-        reference: ThreadId,
-    },
-    /// A WhatsApp message from the business number that received it.
-    Whatsapp {
-        phone_number_id: String,
-        recipient: WhatsappRecipient,
-        /// The `wamid` being answered, so the acknowledgement quotes it.
-        in_reply_to: String,
-    },
-}
-
-impl ReplyTarget {
-    /// A thread reference the customer was already shown, which a new
-    /// thread must then take.
-    pub fn promised_reference(&self) -> Option<&ThreadId> {
-        match self {
-            ReplyTarget::Webform { reference, .. } => Some(reference),
-            ReplyTarget::Whatsapp { .. } => None,
-        }
-    }
-}
-
-/// WhatsApp answers by phone when the sender has one, by BSUID otherwise.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WhatsappRecipient {
-    Phone(PhoneNumber),
-    User(BusinessScopedUserId),
 }
 
 /// Who wrote: a display name if the channel gives one, and every address
@@ -625,22 +608,30 @@ mod tests {
     }
 
     #[test]
-    fn bsuids_have_a_country_and_digits() {
-        assert!(BusinessScopedUserId::parse("US.13491208655302741918").is_ok());
-        assert!(BusinessScopedUserId::parse("US.ENT.11815799212886844830").is_ok());
-        assert!(BusinessScopedUserId::parse("us.123").is_err());
-        assert!(BusinessScopedUserId::parse("US.").is_err());
-        assert!(BusinessScopedUserId::parse("16315551181").is_err());
+    fn user_ids_are_one_word_and_usernames_lose_their_at() {
+        assert!(UserId::parse("US.13491208655302741918").is_ok());
+        assert!(UserId::parse("6915281740").is_ok());
+        assert_eq!(UserId::parse("a b"), Err(InvalidValue::UserId));
+        assert_eq!(UserId::parse("a:b"), Err(InvalidValue::UserId));
+        assert_eq!(UserId::parse(""), Err(InvalidValue::UserId));
+        assert_eq!(Username::parse("@anne_m").unwrap().as_str(), "anne_m");
+        assert_eq!(Username::parse("anne m"), Err(InvalidValue::Username));
     }
 
     #[test]
     fn channel_address_keys_round_trip() {
         let a = ChannelAddress::new(
             Channel::Whatsapp,
-            Address::WhatsappUser(BusinessScopedUserId::parse("US.1234").unwrap()),
+            Address::UserId(UserId::parse("US.1234").unwrap()),
         );
-        assert_eq!(a.key(), "whatsapp:bsuid:US.1234");
-        assert_eq!(ChannelAddress::parse_key(&a.key()), Some(a));
+        assert_eq!(a.key(), "whatsapp:id:US.1234");
+        assert_eq!(ChannelAddress::parse_key(&a.key()), Some(a.clone()));
+        assert_eq!(ChannelAddress::parse_key("whatsapp:bsuid:US.1234"), Some(a));
+        let json = r#"{"kind":"whatsapp_user","value":"US.1234"}"#;
+        assert_eq!(
+            serde_json::from_str::<Address>(json).unwrap(),
+            Address::UserId(UserId::parse("US.1234").unwrap())
+        );
     }
 
     #[test]

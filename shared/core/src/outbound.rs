@@ -10,10 +10,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::channels::{self, Api};
+use crate::channels::{self, Api, ApiAuth};
 use crate::config::Config;
 use crate::domain::Channel;
 use crate::ports::{ApiRequest, ChannelSender, SendError};
+
+/// Where a channel that authenticates in the path (`ApiAuth::InPath`)
+/// writes its token in a request's path: filled in only on the wire, so the
+/// token is in no queued job, outbox file or log line.
+pub const TOKEN_IN_PATH: &str = "{token}";
 
 const ATTEMPTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,7 +42,8 @@ impl ChannelApis {
     /// configured; with no fallback they go to the public APIs.
     pub fn new(config: &Config, fallback: Option<Arc<dyn ChannelSender>>) -> ChannelApis {
         let endpoints = Channel::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter_map(|channel| {
                 let api = channels::api(config, channel)?;
                 let base_url = match (&api.configured_url, &fallback) {
@@ -68,19 +74,30 @@ impl ChannelApis {
     }
 
     async fn post(&self, endpoint: &Endpoint, request: &ApiRequest) -> Result<String, SendError> {
-        let url = format!("{}{}", endpoint.base_url, request.path);
+        let (url, bearer) = match &endpoint.api.auth {
+            ApiAuth::Bearer(token) => (
+                format!("{}{}", endpoint.base_url, request.path),
+                Some(token),
+            ),
+            ApiAuth::InPath(token) => (
+                format!(
+                    "{}{}",
+                    endpoint.base_url,
+                    request.path.replace(TOKEN_IN_PATH, token.expose())
+                ),
+                None,
+            ),
+        };
         let mut last = SendError::Transient("not attempted".into());
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
             }
-            let response = self
-                .client()
-                .post(&url)
-                .bearer_auth(endpoint.api.token.expose())
-                .json(&request.body)
-                .send()
-                .await;
+            let mut post = self.client().post(&url).json(&request.body);
+            if let Some(token) = bearer {
+                post = post.bearer_auth(token.expose());
+            }
+            let response = post.send().await;
             // Only the status is reported: a provider's error body can echo
             // the customer's number and text.
             match response {

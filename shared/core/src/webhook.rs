@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::Config;
+use crate::domain::{Channel, Envelope, Quarantined};
 use crate::ports::{Clock, Job, Queue};
 
 /// Bodies above this are refused with 413 before they are read whole.
@@ -42,6 +43,62 @@ impl Inbound {
             tracing::error!(error = %e, "queue refused jobs; answering 503 so the provider retries");
             (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response()
         })
+    }
+}
+
+/// What one webhook delivery held, as its channel's parser read it.
+#[derive(Debug, Default, PartialEq, serde::Serialize)]
+pub struct Parsed {
+    pub envelopes: Vec<Envelope>,
+    /// Customer messages that were present but could not be read, each with
+    /// why, naming its position and never its content (ingest then
+    /// quarantines the raw payload, so nothing is lost).
+    pub unreadable: Vec<String>,
+    /// Events that are not customer messages (receipts, echoes, reactions,
+    /// another page's entries): counted in the log, never acknowledged.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ignored: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Inbound {
+    /// Queues what an authentic delivery held and answers the provider:
+    /// its messages, and the raw payload in quarantine when some of it (or
+    /// all of it, `Err` with why) could not be read.
+    pub async fn accept(
+        &self,
+        channel: Channel,
+        body: &[u8],
+        parsed: Result<Parsed, String>,
+    ) -> Response {
+        let now = self.clock.now();
+        let parsed = parsed.unwrap_or_else(|why| Parsed {
+            unreadable: vec![why],
+            ..Parsed::default()
+        });
+        let mut jobs = Vec::new();
+        if !parsed.unreadable.is_empty() {
+            let reason = parsed.unreadable.join("; ");
+            jobs.push(Job::Quarantine(Quarantined::new(
+                channel, now, reason, body,
+            )));
+        }
+        let messages = parsed.envelopes.len();
+        jobs.extend(parsed.envelopes.into_iter().map(Job::Message));
+        if let Err(unavailable) = self.enqueue(&jobs).await {
+            return unavailable;
+        }
+        tracing::info!(
+            %channel,
+            messages,
+            quarantined = !parsed.unreadable.is_empty(),
+            ignored = parsed.ignored,
+            "webhook accepted"
+        );
+        (StatusCode::OK, "ok\n").into_response()
     }
 }
 

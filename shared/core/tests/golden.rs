@@ -1,6 +1,10 @@
-//! Golden files: each `tests/fixtures/<channel>/<case>.json` is a raw provider
-//! payload, and `<case>.expected.json` beside it is what the channel's parser
-//! makes of it, as JSON. A change in parsing shows up as a diff to review.
+//! Golden files: each `tests/fixtures/<channel>/<case>.<ext>` is a raw
+//! webhook body as the provider sends it (`.json`, or `.form` for a form
+//! post), and `<case>.expected.json` beside it is what the channel's route
+//! made of it: the HTTP status and the jobs it queued. Every channel of the
+//! registry must have a folder; each case is signed as the provider would
+//! sign it and posted to the demo business's own router, so parsing is
+//! checked through the code that serves it.
 //!
 //! `ACCUEIL_BLESS=1 cargo test --test golden` (re)writes the expected files.
 //! Read each rewritten file before keeping it: a blessed file only records
@@ -8,43 +12,110 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use accueil_core::channels::whatsapp::payload::{parse, Parsed};
+use accueil_core::channels::{self, Channel};
+use accueil_core::config::Config;
+use accueil_core::ingest;
+use accueil_core::ports::{Clock, Job, Queue, QueueError};
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::Request;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-
-/// The channels that have a fixtures folder. A new one needs a folder, an
-/// entry here and an arm in `parse_case`.
-const CHANNELS: &[&str] = &["whatsapp"];
+use tower::ServiceExt;
 
 const EXPECTED_SUFFIX: &str = ".expected.json";
 
-/// Every case is parsed as if it arrived at this instant, so fallbacks are stable.
-fn arrived_at() -> DateTime<Utc> {
-    "2026-01-01T00:00:00Z".parse().unwrap()
+/// Every case arrives at this instant, so fallbacks are stable.
+struct Arrival;
+
+impl Clock for Arrival {
+    fn now(&self) -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
 }
 
-fn parse_case(channel: &str, bytes: &[u8]) -> Value {
-    match channel {
-        "whatsapp" => {
-            let parsed: Result<Parsed, _> = parse(bytes, arrived_at());
-            match parsed {
-                Ok(parsed) => serde_json::to_value(&parsed).unwrap(),
-                Err(e) => json!({ "error": e.to_string() }),
-            }
-        }
-        other => panic!("no parser for fixtures folder {other}"),
+/// Keeps what the route queued.
+#[derive(Default)]
+struct Queued(Mutex<Vec<Job>>);
+
+#[async_trait]
+impl Queue for Queued {
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
+        self.0.lock().unwrap().extend_from_slice(jobs);
+        Ok(())
     }
+}
+
+/// A form's reference is made up at each submission: cases show its place.
+fn stable(text: String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("\"T-") {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let id = &after[1..13];
+        if accueil_core::domain::ThreadId::parse(id).is_ok() {
+            out.push_str("\"T-REFERENCE");
+            rest = &after[13..];
+        } else {
+            out.push_str(&after[..3]);
+            rest = &after[3..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn run_case(config: &Arc<Config>, channel: Channel, input: &Path) -> Value {
+    let body = fs::read(input).unwrap();
+    let content_type = match input.extension().and_then(|e| e.to_str()) {
+        Some("form") => "application/x-www-form-urlencoded",
+        _ => "application/json",
+    };
+    let queue = Arc::new(Queued::default());
+    let router = ingest::router(config.clone(), queue.clone(), Arc::new(Arrival));
+    let (_, path) = channels::webhook(channel);
+    let mut request = Request::post(path)
+        .header("content-type", content_type)
+        .header("accept", "application/json");
+    for (name, value) in channels::signature(config, channel, &body).unwrap() {
+        request = request.header(name, value);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        let response = router
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        response.status().as_u16()
+    });
+    let mut messages = Vec::new();
+    let mut quarantined = Vec::new();
+    for job in queue.0.lock().unwrap().drain(..) {
+        match job {
+            Job::Message(envelope) => messages.push(serde_json::to_value(envelope).unwrap()),
+            // The payload is the input itself, its id random.
+            Job::Quarantine(q) => quarantined.push(json!(q.reason)),
+        }
+    }
+    let result = json!({ "status": status, "messages": messages, "quarantined": quarantined });
+    serde_json::from_str(&stable(result.to_string())).unwrap()
 }
 
 #[test]
 fn fixtures_parse_as_expected() {
     let bless = std::env::var_os("ACCUEIL_BLESS").is_some_and(|v| v == "1");
+    // The demo business enables every channel, with demo credentials.
+    let config = Arc::new(Config::demo());
     let mut failures = Vec::new();
-    for channel in CHANNELS {
+    for &channel in Channel::ALL {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
-            .join(channel);
+            .join(channel.as_str());
         let (inputs, orphans) = cases(&dir);
         assert!(!inputs.is_empty(), "no cases in {}", dir.display());
         for orphan in orphans {
@@ -54,7 +125,7 @@ fn fixtures_parse_as_expected() {
             ));
         }
         for input in inputs {
-            if let Some(failure) = check(channel, &input, bless) {
+            if let Some(failure) = check(&config, channel, &input, bless) {
                 failures.push(failure);
             }
         }
@@ -72,10 +143,13 @@ fn cases(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if let Some(case) = name.strip_suffix(EXPECTED_SUFFIX) {
-            if !dir.join(format!("{case}.json")).exists() {
+            if !["json", "form"]
+                .iter()
+                .any(|ext| dir.join(format!("{case}.{ext}")).exists())
+            {
                 orphans.push(path);
             }
-        } else if name.ends_with(".json") {
+        } else if name.ends_with(".json") || name.ends_with(".form") {
             inputs.push(path);
         }
     }
@@ -85,11 +159,11 @@ fn cases(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
 }
 
 /// Compares one case, or rewrites its expected file when blessing.
-fn check(channel: &str, input: &Path, bless: bool) -> Option<String> {
+fn check(config: &Arc<Config>, channel: Channel, input: &Path, bless: bool) -> Option<String> {
     let case = input.file_stem().unwrap().to_string_lossy();
     let name = format!("{channel}/{case}");
     let expected_path = input.with_file_name(format!("{case}{EXPECTED_SUFFIX}"));
-    let actual = parse_case(channel, &fs::read(input).unwrap());
+    let actual = run_case(config, channel, input);
     let actual_text = serde_json::to_string_pretty(&actual).unwrap() + "\n";
 
     if bless {

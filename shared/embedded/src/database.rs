@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use accueil_core::ports::StoreError;
 
-use crate::schema::{ADDED_COLUMNS, INDEXES, SCHEMA};
+use crate::schema::{ADDED_COLUMNS, INDEXES, REKEYED, SCHEMA};
 
 #[derive(Debug, Error)]
 pub enum DatabaseError {
@@ -100,6 +100,7 @@ fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
             }
         }
     }
+    tx.execute_batch(REKEYED)?;
     tx.execute_batch(INDEXES)?;
     tx.commit()
 }

@@ -106,6 +106,12 @@ pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 2] = [
     ),
 ];
 
+/// Address keys an earlier version spelled otherwise (`ChannelAddress::former_key`):
+/// user ids were `bsuid:` when only WhatsApp had them.
+pub const REKEYED: &str =
+    "UPDATE contact_addresses SET address = replace(address, ':bsuid:', ':id:')
+    WHERE address LIKE '%:bsuid:%';";
+
 /// After the columns exist: a thread's messages in the order they were sent.
 pub const INDEXES: &str =
     "CREATE INDEX IF NOT EXISTS messages_by_thread_sent ON messages(thread_id, sent_at);

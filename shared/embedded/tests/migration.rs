@@ -1,7 +1,9 @@
 //! A database written by an earlier version opens, reads and takes new
 //! messages: nothing a user had is lost on an upgrade.
 
-use accueil_core::domain::{Channel, Message, MessageId, ProviderMessageId, ThreadId};
+use accueil_core::domain::{
+    Address, Channel, ChannelAddress, Message, MessageId, ProviderMessageId, ThreadId, UserId,
+};
 use accueil_core::ports::{Appended, Store};
 use accueil_embedded::Database;
 use chrono::{DateTime, Duration, Utc};
@@ -22,7 +24,12 @@ CREATE TABLE messages (
     text TEXT NOT NULL, attachments TEXT NOT NULL, UNIQUE (channel, provider_id)
 );
 CREATE INDEX messages_by_thread ON messages(thread_id, received_at);
+CREATE TABLE contact_addresses (
+    address TEXT PRIMARY KEY, contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL
+);
 INSERT INTO contacts VALUES ('C-ZYVYH7NZDV', 'Zoé', '2026-11-22T20:29:21.000000Z');
+INSERT INTO contact_addresses VALUES ('whatsapp:bsuid:FR.100000000000000042', 'C-ZYVYH7NZDV', 0);
 INSERT INTO threads VALUES ('T-XW69ZYS9CS', 'C-ZYVYH7NZDV', 'whatsapp', 'open',
     '2026-11-22T20:29:21.000000Z', '2026-11-22T20:29:21.000000Z', 1, 'Bonjour', NULL);
 INSERT INTO messages VALUES ('M-DEFJ7M7TNE', 'T-XW69ZYS9CS', 'whatsapp', 'wamid.OLD',
@@ -45,6 +52,17 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
     let database = Database::open(&path).unwrap();
     let id = ThreadId::parse("T-XW69ZYS9CS").unwrap();
     let old = database.thread(&id).await.unwrap().unwrap();
+    // Its WhatsApp user id, keyed `bsuid:` then, still finds its contact.
+    let user = ChannelAddress::new(
+        Channel::Whatsapp,
+        Address::UserId(UserId::parse("FR.100000000000000042").unwrap()),
+    );
+    let contact = database.find_contact(&[user]).await.unwrap().unwrap();
+    assert_eq!(contact.id.as_str(), "C-ZYVYH7NZDV");
+    assert_eq!(
+        contact.addresses[0].key(),
+        "whatsapp:id:FR.100000000000000042"
+    );
     // Its one time was the sender's, and stands for both.
     let then = at("2026-11-22T20:29:21Z");
     assert_eq!(old.messages.len(), 1);

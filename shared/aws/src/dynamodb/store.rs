@@ -138,6 +138,20 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// The item saying which contact an address belongs to, under its key or
+    /// the key an earlier version gave it.
+    async fn address_item(&self, address: &ChannelAddress) -> Result<Option<Item>, StoreError> {
+        for key in [Some(address.key()), address.former_key()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(found) = self.get(format!("ADDRESS#{key}"), "ADDRESS").await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
     /// Every item of a partition whose sort key starts with `prefix` (all of
     /// them when it is empty).
     async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
@@ -400,10 +414,7 @@ impl Store for DynamoStore {
         addresses: &[ChannelAddress],
     ) -> Result<Option<Contact>, StoreError> {
         for address in addresses {
-            if let Some(found) = self
-                .get(format!("ADDRESS#{}", address.key()), "ADDRESS")
-                .await?
-            {
+            if let Some(found) = self.address_item(address).await? {
                 return self.load_contact(get_s(&found, "contact_id")?).await;
             }
         }
@@ -896,10 +907,7 @@ impl Store for DynamoStore {
         &self,
         address: &ChannelAddress,
     ) -> Result<Option<Forgotten>, StoreError> {
-        let Some(owner) = self
-            .get(format!("ADDRESS#{}", address.key()), "ADDRESS")
-            .await?
-        else {
+        let Some(owner) = self.address_item(address).await? else {
             return Ok(None);
         };
         let contact_id = get_s(&owner, "contact_id")?.to_string();
@@ -925,11 +933,15 @@ impl Store for DynamoStore {
             }
             keys.push(Self::key(contact_pk(&contact_id), &sk));
         }
-        let mut addresses: Vec<String> = contact
-            .map(|c| c.addresses.iter().map(ChannelAddress::key).collect())
-            .unwrap_or_default();
-        if !addresses.contains(&address.key()) {
-            addresses.push(address.key());
+        let mut addresses: Vec<String> = Vec::new();
+        let known = contact.map(|c| c.addresses).unwrap_or_default();
+        for a in known.iter().chain([address]) {
+            // An address stored by an earlier version may sit under its former key.
+            for key in [Some(a.key()), a.former_key()].into_iter().flatten() {
+                if !addresses.contains(&key) {
+                    addresses.push(key);
+                }
+            }
         }
         keys.extend(
             addresses

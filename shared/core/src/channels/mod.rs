@@ -1,57 +1,95 @@
-//! One module per channel, each with the same small surface: its routes
-//! (verify, answer a handshake, parse into envelopes, enqueue), the shape of
-//! its acknowledgement, its API (where requests go, how its answers name
-//! what was sent), the digest's reply link and its configuration section
-//! (`RawSettings` read into `Settings`), wired in by the functions below.
-//! Outside this folder a channel is still named in `domain` (its `Channel`,
-//! `ReplyTarget` and addresses), in `config` (its field, `RawChannels` and
-//! `enabled_channels`), in `accueil thread`'s lookup of a form's reference
-//! (`cli/src/show.rs`), in the golden test's list and in the SAM template.
+//! The channel registry. A channel is a module implementing `ChannelModule`:
+//! its configuration section, its webhook routes, the shape of its
+//! acknowledgement, its API, the digest's reply link and a sample webhook for
+//! `accueil simulate`. It is listed once, in `registry!` below, and everything
+//! that enumerates channels (the `Channel` enum, the way back to a customer,
+//! `[channels.<name>]`, the routes, the senders, the digest, `simulate`, the
+//! tests that walk fixtures, samples and the template) reads that list.
 
 pub mod meta_signature;
-pub mod webform;
-pub mod whatsapp;
+pub mod meta_webhook;
 
+#[macro_use]
+mod registry;
+
+use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::ack::AckText;
-use crate::config::{Config, SecretValue};
-use crate::domain::{Address, Channel, Envelope, ReplyTarget, Thread};
+use crate::config::{Config, ConfigError, SecretSource, SecretValue};
+use crate::domain::{Address, Envelope, Thread, ThreadId};
 use crate::email::OutgoingEmail;
 use crate::ports::ApiRequest;
 use crate::webhook::Inbound;
 use crate::wording::Language;
 
-/// The channel's name as the owner reads it, in the business's language.
-pub fn label(channel: Channel, lang: Language) -> &'static str {
-    match channel {
-        Channel::Webform => webform::label(lang),
-        Channel::Whatsapp => "WhatsApp",
-    }
+registry! {
+    webform::Webform,
+    whatsapp::Whatsapp,
 }
 
-/// A channel's webhook: the HTTP methods it answers and its path.
-pub fn webhook(channel: Channel) -> (&'static str, &'static str) {
-    match channel {
-        Channel::Webform => ("POST", webform::PATH),
-        Channel::Whatsapp => ("GET/POST", whatsapp::PATH),
-    }
-}
+/// What a channel is to the rest of Accueil. Its functions take the
+/// channel's own settings, read from `[channels.<name>]` by `settings`.
+pub trait ChannelModule {
+    /// `[channels.<name>]` as written (serde refuses unknown keys).
+    type Raw: DeserializeOwned;
+    /// The section checked, secrets resolved.
+    type Settings: fmt::Debug + Clone + Send + Sync + 'static;
+    /// What the acknowledgement needs to reach the customer again, carried
+    /// on the queue in the envelope (`ReplyTarget`).
+    type Target: fmt::Debug + Clone + PartialEq + Serialize + DeserializeOwned;
 
-/// The webhook routes of the channels this business enabled, each with the
-/// state its handlers need.
-pub fn routes(inbound: &Arc<Inbound>) -> Router {
-    let config = &inbound.config;
-    let mut router = Router::new();
-    if let Some(settings) = &config.webform {
-        router = router.merge(webform::routes(inbound, settings));
+    /// The HTTP methods its webhook answers, and its path.
+    const WEBHOOK: (&'static str, &'static str);
+    /// A customer's address `sample` takes, as a person would type it: the
+    /// demo's and the tests' sender on this channel.
+    const DEMO_SENDER: &'static str;
+
+    /// Checks the section; errors name `channels.<name>.<key>`.
+    fn settings(raw: Self::Raw, secrets: &dyn SecretSource) -> Result<Self::Settings, ConfigError>;
+
+    /// The channel's name as the owner reads it, in the business's language.
+    fn label(lang: Language) -> &'static str;
+
+    /// Its webhook routes, with the state their handlers need.
+    fn routes(inbound: &Arc<Inbound>, settings: &Self::Settings) -> Router;
+
+    /// The acknowledgement of `envelope`, shaped for the channel.
+    fn acknowledgement(
+        config: &Config,
+        settings: &Self::Settings,
+        envelope: &Envelope,
+        target: &Self::Target,
+        text: &AckText,
+    ) -> Outbound;
+
+    /// Its API, for a channel whose acknowledgements go through one.
+    fn api(settings: &Self::Settings) -> Option<Api>;
+
+    /// Where the owner answers a thread from the digest, made from the
+    /// contact's addresses on this channel.
+    fn reply_link(
+        settings: &Self::Settings,
+        thread: &Thread,
+        addresses: &[&Address],
+    ) -> Option<String>;
+
+    /// The headers that make `body` authentic, as the provider would sign it.
+    fn signature(settings: &Self::Settings, body: &[u8]) -> Vec<(&'static str, String)>;
+
+    /// A webhook as the provider would send it, signed with the business's secret.
+    fn sample(settings: &Self::Settings, sample: &Sample<'_>)
+        -> Result<SampleRequest, SampleError>;
+
+    /// A thread reference the customer was already shown, which a new
+    /// thread must then take (a form's thank-you page shows one).
+    fn promised_reference(_target: &Self::Target) -> Option<&ThreadId> {
+        None
     }
-    if let Some(settings) = &config.whatsapp {
-        router = router.merge(whatsapp::routes(inbound, settings));
-    }
-    router
 }
 
 /// An acknowledgement, shaped for the channel it goes back on.
@@ -61,29 +99,6 @@ pub enum Outbound {
     Api(ApiRequest),
 }
 
-/// Shapes the acknowledgement for the envelope's channel. None when an API
-/// channel is no longer configured (the envelope was queued before a
-/// change); a form's acknowledgement is an email, which needs no settings.
-pub fn acknowledgement(config: &Config, envelope: &Envelope, text: &AckText) -> Option<Outbound> {
-    match &envelope.reply_to {
-        ReplyTarget::Webform { email, .. } => Some(Outbound::Email(webform::acknowledgement(
-            config, envelope, email, text,
-        ))),
-        ReplyTarget::Whatsapp {
-            phone_number_id,
-            recipient,
-            in_reply_to,
-        } => config.whatsapp.as_ref().map(|_| {
-            Outbound::Api(whatsapp::acknowledgement(
-                phone_number_id,
-                recipient,
-                in_reply_to,
-                text,
-            ))
-        }),
-    }
-}
-
 /// A channel's API as this business configured it: where its requests go
 /// and how they are authorised. `outbound` is the transport for all of them.
 pub struct Api {
@@ -91,34 +106,19 @@ pub struct Api {
     pub public_url: &'static str,
     /// The configured `api_base_url`; locally, unset means the outbox.
     pub configured_url: Option<String>,
-    /// Sent as `Authorization: Bearer …`.
-    pub token: SecretValue,
+    pub auth: ApiAuth,
     /// The provider's id of what was sent, read from its answer.
     pub receipt: fn(&serde_json::Value) -> Option<String>,
 }
 
-/// The API of a channel that acknowledges through one, if it is enabled.
-pub fn api(config: &Config, channel: Channel) -> Option<Api> {
-    match channel {
-        Channel::Webform => None,
-        Channel::Whatsapp => config.whatsapp.as_ref().map(whatsapp::api),
-    }
-}
-
-/// Where the owner answers a thread from the digest, when its channel has
-/// a link for it: the link is built from the contact's addresses there.
-pub fn reply_link(thread: &Thread) -> Option<String> {
-    let addresses: Vec<&Address> = thread
-        .contact
-        .addresses
-        .iter()
-        .filter(|a| a.channel == thread.channel)
-        .map(|a| &a.address)
-        .collect();
-    match thread.channel {
-        Channel::Webform => webform::reply_link(&thread.id, &addresses),
-        Channel::Whatsapp => whatsapp::reply_link(&addresses),
-    }
+/// How a channel's API knows it is us.
+#[derive(Clone)]
+pub enum ApiAuth {
+    /// `Authorization: Bearer …` (Meta's Graph APIs).
+    Bearer(SecretValue),
+    /// The token is part of the request's path (Telegram's `/bot<token>/…`):
+    /// the request's path holds `{token}`, filled in only on the wire.
+    InPath(SecretValue),
 }
 
 /// Who writes and what, for a sample webhook (`accueil simulate`).
@@ -154,23 +154,48 @@ pub enum SampleError {
     },
 }
 
-/// A sample webhook of the channel, for `accueil simulate`.
-pub fn sample(
-    config: &Config,
-    channel: Channel,
-    sample: &Sample<'_>,
-) -> Result<SampleRequest, SampleError> {
-    let not_enabled = || SampleError::NotEnabled(channel);
-    match channel {
-        Channel::Webform => config
-            .webform
-            .as_ref()
-            .ok_or_else(not_enabled)
-            .and_then(|_| webform::sample(sample)),
-        Channel::Whatsapp => config
-            .whatsapp
-            .as_ref()
-            .ok_or_else(not_enabled)
-            .and_then(|settings| whatsapp::sample(settings, sample)),
+/// The addresses of the thread's contact on the thread's channel.
+fn addresses_on_channel(thread: &Thread) -> Vec<&Address> {
+    thread
+        .contact
+        .addresses
+        .iter()
+        .filter(|a| a.channel == thread.channel)
+        .map(|a| &a.address)
+        .collect()
+}
+
+/// Reads one `[channels.<name>]` table as the channel's module wants it.
+fn read_section<M: ChannelModule>(
+    name: &str,
+    table: toml::Value,
+    secrets: &dyn SecretSource,
+) -> Result<M::Settings, ConfigError> {
+    let raw: M::Raw = serde_path_to_error::deserialize(table).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." {
+            format!("channels.{name}")
+        } else {
+            format!("channels.{name}.{path}")
+        };
+        let message = e.inner().message().lines().next().unwrap_or("invalid");
+        ConfigError::new(key, message)
+    })?;
+    M::settings(raw, secrets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_is_named_alike_in_files_urls_and_stored_data() {
+        for &channel in Channel::ALL {
+            let stored = serde_json::to_value(channel).unwrap();
+            assert_eq!(stored, channel.as_str(), "{channel:?}");
+            assert_eq!(Channel::parse(channel.as_str()), Some(channel));
+            let (_, path) = webhook(channel);
+            assert_eq!(path, format!("/webhooks/{channel}"));
+        }
     }
 }

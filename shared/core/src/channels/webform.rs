@@ -16,11 +16,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::ack::AckText;
-use crate::channels::{Sample, SampleError, SampleRequest};
-use crate::config::{Config, ConfigError};
+use crate::channels::{Api, ChannelModule, Outbound, Sample, SampleError, SampleRequest};
+use crate::config::{Config, ConfigError, SecretSource};
 use crate::domain::{
     Address, Channel, EmailAddress, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender,
-    ThreadId,
+    Thread, ThreadId,
 };
 use crate::email::{self, Draft, OutgoingEmail};
 use crate::ports::Job;
@@ -29,28 +29,87 @@ use crate::wording::Language;
 
 pub const PATH: &str = "/webhooks/webform";
 
-pub fn label(lang: Language) -> &'static str {
-    match lang {
-        Language::Fr => "Formulaire du site",
-        Language::En => "Web form",
-    }
-}
 const MAX_NAME_CHARS: usize = 200;
 
-/// The form's handlers' state: the shared one, and the form's own limiter.
+pub struct Webform;
+
+/// The way back to a form's sender: an email to the address the form gave,
+/// quoting the reference the thank-you page already showed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub struct Target {
+    pub email: EmailAddress,
+    pub reference: ThreadId,
+}
+
+impl ChannelModule for Webform {
+    type Raw = RawSettings;
+    type Settings = Settings;
+    type Target = Target;
+
+    const WEBHOOK: (&'static str, &'static str) = ("POST", PATH);
+    const DEMO_SENDER: &'static str = "zoe@example.com";
+
+    fn settings(raw: RawSettings, _: &dyn SecretSource) -> Result<Settings, ConfigError> {
+        settings(raw)
+    }
+
+    fn label(lang: Language) -> &'static str {
+        match lang {
+            Language::Fr => "Formulaire du site",
+            Language::En => "Web form",
+        }
+    }
+
+    fn routes(inbound: &Arc<Inbound>, settings: &Settings) -> Router {
+        let form = Form {
+            inbound: inbound.clone(),
+            limiter: RateLimiter::per_minute(settings.rate_limit_per_minute),
+            honeypot_field: settings.honeypot_field.clone(),
+        };
+        Router::new()
+            .route(PATH, post(submit))
+            .with_state(Arc::new(form))
+    }
+
+    fn acknowledgement(
+        config: &Config,
+        _: &Settings,
+        envelope: &Envelope,
+        target: &Target,
+        text: &AckText,
+    ) -> Outbound {
+        Outbound::Email(acknowledgement(config, envelope, &target.email, text))
+    }
+
+    /// A form is acknowledged by email, through the mailer.
+    fn api(_: &Settings) -> Option<Api> {
+        None
+    }
+
+    fn reply_link(_: &Settings, thread: &Thread, addresses: &[&Address]) -> Option<String> {
+        reply_link(&thread.id, addresses)
+    }
+
+    /// A form is not signed: the rate limit and the honeypot keep robots out.
+    fn signature(_: &Settings, _: &[u8]) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    fn sample(_: &Settings, sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
+        self::sample(sample)
+    }
+
+    fn promised_reference(target: &Target) -> Option<&ThreadId> {
+        Some(&target.reference)
+    }
+}
+
+/// The form's handlers' state: the shared one, the form's own limiter and
+/// its honeypot.
 struct Form {
     inbound: Arc<Inbound>,
     limiter: RateLimiter,
-}
-
-pub fn routes(inbound: &Arc<Inbound>, settings: &Settings) -> Router {
-    let form = Form {
-        inbound: inbound.clone(),
-        limiter: RateLimiter::per_minute(settings.rate_limit_per_minute),
-    };
-    Router::new()
-        .route(PATH, post(submit))
-        .with_state(Arc::new(form))
+    honeypot_field: String,
 }
 
 /// `[channels.webform]` as written.
@@ -79,7 +138,7 @@ pub struct Settings {
     pub honeypot_field: String,
 }
 
-pub fn settings(raw: RawSettings) -> Result<Settings, ConfigError> {
+fn settings(raw: RawSettings) -> Result<Settings, ConfigError> {
     if raw.rate_limit_per_minute == 0 {
         return Err(ConfigError::new(
             "channels.webform.rate_limit_per_minute",
@@ -229,10 +288,10 @@ fn envelope(
         sender,
         text: message.to_string(),
         attachments: Vec::new(),
-        reply_to: ReplyTarget::Webform {
+        reply_to: ReplyTarget::Webform(Target {
             email,
             reference: reference.clone(),
-        },
+        }),
     })
 }
 
@@ -274,12 +333,7 @@ async fn submit(State(form): State<Arc<Form>>, request: Request) -> Response {
         Err(refusal) => return refuse(lang, wants_json, &refusal),
     };
     let reference = ThreadId::generate();
-    let honeypot = inbound
-        .config
-        .webform
-        .as_ref()
-        .map(|w| w.honeypot_field.as_str());
-    if honeypot.is_some_and(|field| submission.get(field).is_some()) {
+    if submission.get(&form.honeypot_field).is_some() {
         // A robot filled the field people never see: thank it like anyone
         // else so it learns nothing, but keep and answer nothing.
         tracing::info!(channel = "webform", "honeypot filled; submission dropped");
@@ -344,7 +398,7 @@ fn refuse(lang: Language, wants_json: bool, refusal: &Refusal) -> Response {
 }
 
 /// The acknowledgement of a form submission: an email to the address given.
-pub fn acknowledgement(
+fn acknowledgement(
     config: &Config,
     envelope: &Envelope,
     to: &EmailAddress,
@@ -371,7 +425,7 @@ pub fn acknowledgement(
 }
 
 /// A submission as a browser posts it, asking for JSON back.
-pub fn sample(sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
+fn sample(sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
     EmailAddress::parse(sample.from).map_err(|_| SampleError::From {
         from: sample.from.to_string(),
         expected: "an email address",
@@ -393,7 +447,7 @@ pub fn sample(sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
 
 /// The owner's mail client, answering the address the form gave under the
 /// thread's reference.
-pub fn reply_link(thread: &ThreadId, addresses: &[&Address]) -> Option<String> {
+fn reply_link(thread: &ThreadId, addresses: &[&Address]) -> Option<String> {
     addresses.iter().find_map(|a| match a {
         Address::Email(e) => Some(format!("mailto:{e}?subject={thread}")),
         _ => None,

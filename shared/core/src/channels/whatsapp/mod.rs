@@ -4,29 +4,127 @@
 
 pub mod payload;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 use crate::ack::AckText;
 use crate::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
-use crate::channels::{Api, Sample, SampleError, SampleRequest};
-use crate::config::{self, ConfigError, SecretSource, SecretValue};
-use crate::domain::{
-    Address, BusinessScopedUserId, Channel, PhoneNumber, Quarantined, WhatsappRecipient,
+use crate::channels::{
+    meta_webhook, Api, ApiAuth, ChannelModule, Outbound, Sample, SampleError, SampleRequest,
 };
-use crate::ports::{ApiRequest, Job};
-use crate::webhook::{read_body, Inbound};
+use crate::config::{self, Config, ConfigError, SecretSource, SecretValue};
+use crate::domain::{Address, Channel, Envelope, PhoneNumber, Thread, UserId};
+use crate::ports::ApiRequest;
+use crate::webhook::Inbound;
+use crate::wording::Language;
 
 pub const PATH: &str = "/webhooks/whatsapp";
+
+pub struct Whatsapp;
+
+/// The way back to a WhatsApp sender: from the business number that
+/// received the message, quoting it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub phone_number_id: String,
+    pub recipient: Recipient,
+    /// The `wamid` being answered, so the acknowledgement quotes it.
+    pub in_reply_to: String,
+}
+
+/// WhatsApp answers by phone when the sender has one, by their
+/// business-scoped user id (BSUID) otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    Phone(PhoneNumber),
+    User(UserId),
+}
+
+/// A business-scoped user id: `CC.<digits>` or `CC.ENT.<digits>`. Users
+/// with a username may have no phone number at all.
+pub fn bsuid(s: &str) -> Option<UserId> {
+    let mut parts = s.split('.');
+    let country = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    let digits = match rest.as_slice() {
+        [d] => d,
+        ["ENT", d] => d,
+        _ => return None,
+    };
+    let country_ok = country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase());
+    let digits_ok = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+    (country_ok && digits_ok).then(|| UserId::parse(s).ok()).flatten()
+}
+
+impl ChannelModule for Whatsapp {
+    type Raw = RawSettings;
+    type Settings = Settings;
+    type Target = Target;
+
+    const WEBHOOK: (&'static str, &'static str) = ("GET/POST", PATH);
+    const DEMO_SENDER: &'static str = "+33 6 00 00 00 77";
+
+    fn settings(raw: RawSettings, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {
+        settings(raw, secrets)
+    }
+
+    fn label(_: Language) -> &'static str {
+        "WhatsApp"
+    }
+
+    fn routes(inbound: &Arc<Inbound>, settings: &Settings) -> Router {
+        meta_webhook::routes(
+            Channel::Whatsapp,
+            PATH,
+            inbound,
+            &settings.app_secret,
+            &settings.verify_token,
+            Box::new(|body, now| payload::parse(body, now).map_err(|e| e.to_string())),
+        )
+    }
+
+    fn acknowledgement(
+        _: &Config,
+        _: &Settings,
+        _: &Envelope,
+        target: &Target,
+        text: &AckText,
+    ) -> Outbound {
+        Outbound::Api(acknowledgement(target, text))
+    }
+
+    fn api(settings: &Settings) -> Option<Api> {
+        Some(Api {
+            public_url: GRAPH_API,
+            configured_url: settings.api_base_url.clone(),
+            auth: ApiAuth::Bearer(settings.access_token.clone()),
+            // `{"messages": [{"id": "wamid…"}]}`
+            receipt: |answer| answer["messages"][0]["id"].as_str().map(str::to_string),
+        })
+    }
+
+    /// WhatsApp's chat link to the customer's number; a sender known only by
+    /// BSUID has none (the owner answers from the WhatsApp Business app).
+    fn reply_link(_: &Settings, _: &Thread, addresses: &[&Address]) -> Option<String> {
+        addresses.iter().find_map(|a| match a {
+            Address::Phone(p) => Some(format!("https://wa.me/{}", p.digits())),
+            _ => None,
+        })
+    }
+
+    fn signature(settings: &Settings, body: &[u8]) -> Vec<(&'static str, String)> {
+        let signature = MetaSignature::new(settings.app_secret.expose()).sign(body);
+        vec![(META_SIGNATURE_HEADER, signature)]
+    }
+
+    fn sample(settings: &Settings, sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
+        self::sample(settings, sample)
+    }
+}
 
 /// `[channels.whatsapp]` as written.
 #[derive(Deserialize)]
@@ -50,7 +148,7 @@ pub struct Settings {
     pub api_base_url: Option<String>,
 }
 
-pub fn settings(raw: RawSettings, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {
+fn settings(raw: RawSettings, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {
     let secret = |name: &str, value: &str| {
         config::resolve(&format!("channels.whatsapp.{name}"), value, secrets)
     };
@@ -60,122 +158,18 @@ pub fn settings(raw: RawSettings, secrets: &dyn SecretSource) -> Result<Settings
             "is the numeric id Meta shows beside your number",
         ));
     }
-    let api_base_url = match raw.api_base_url {
-        Some(url) => Some(config::check_base_url(
-            "channels.whatsapp.api_base_url",
-            url,
-        )?),
-        None => None,
-    };
     Ok(Settings {
         phone_number_id: raw.phone_number_id,
         verify_token: secret("verify_token", &raw.verify_token)?,
         app_secret: secret("app_secret", &raw.app_secret)?,
         access_token: secret("access_token", &raw.access_token)?,
-        api_base_url,
+        api_base_url: config::base_url("channels.whatsapp.api_base_url", raw.api_base_url)?,
     })
-}
-
-/// The handlers' state: the shared one, and the verifier keyed once.
-struct Webhook {
-    inbound: Arc<Inbound>,
-    signature: MetaSignature,
-}
-
-pub fn routes(inbound: &Arc<Inbound>, settings: &Settings) -> Router {
-    let webhook = Webhook {
-        inbound: inbound.clone(),
-        signature: MetaSignature::new(settings.app_secret.expose()),
-    };
-    Router::new()
-        .route(PATH, get(handshake).post(receive))
-        .with_state(Arc::new(webhook))
-}
-
-/// Meta checks the endpoint by sending the verify token and a challenge to echo.
-async fn handshake(
-    State(webhook): State<Arc<Webhook>>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(settings) = &webhook.inbound.config.whatsapp else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let mode = query.get("hub.mode").map(String::as_str);
-    let token = query
-        .get("hub.verify_token")
-        .map(String::as_bytes)
-        .unwrap_or_default();
-    let expected = settings.verify_token.expose().as_bytes();
-    match (mode, query.get("hub.challenge")) {
-        (Some("subscribe"), Some(challenge)) if bool::from(token.ct_eq(expected)) => {
-            tracing::info!(channel = "whatsapp", "subscription handshake accepted");
-            (StatusCode::OK, challenge.clone()).into_response()
-        }
-        _ => {
-            tracing::warn!(channel = "whatsapp", "subscription handshake refused");
-            (StatusCode::FORBIDDEN, "Forbidden").into_response()
-        }
-    }
-}
-
-async fn receive(State(webhook): State<Arc<Webhook>>, request: Request) -> Response {
-    let inbound = &webhook.inbound;
-    let (parts, body) = match read_body(request).await {
-        Ok(read) => read,
-        Err(too_large) => return too_large,
-    };
-    let header = parts
-        .headers
-        .get(META_SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if let Err(e) = webhook.signature.verify(header, &body) {
-        tracing::warn!(channel = "whatsapp", error = %e, "refused an unsigned or forged webhook");
-        return (StatusCode::UNAUTHORIZED, "invalid signature\n").into_response();
-    }
-
-    let now = inbound.clock.now();
-    let mut jobs = Vec::new();
-    match payload::parse(&body, now) {
-        Ok(parsed) => {
-            if !parsed.unreadable.is_empty() {
-                let reason = parsed.unreadable.join("; ");
-                jobs.push(Job::Quarantine(Quarantined::new(
-                    Channel::Whatsapp,
-                    now,
-                    reason,
-                    &body,
-                )));
-            }
-            jobs.extend(parsed.envelopes.into_iter().map(Job::Message));
-        }
-        Err(e) => {
-            jobs.push(Job::Quarantine(Quarantined::new(
-                Channel::Whatsapp,
-                now,
-                e.to_string(),
-                &body,
-            )));
-        }
-    }
-    let (messages, quarantined) = jobs.iter().fold((0, 0), |(m, q), j| match j {
-        Job::Message(_) => (m + 1, q),
-        Job::Quarantine(_) => (m, q + 1),
-    });
-    if let Err(unavailable) = inbound.enqueue(&jobs).await {
-        return unavailable;
-    }
-    tracing::info!(
-        channel = "whatsapp",
-        messages,
-        quarantined,
-        "webhook accepted"
-    );
-    (StatusCode::OK, "ok\n").into_response()
 }
 
 /// A Cloud API text message as Meta sends it, signed with the app secret.
 /// `from` is a phone number or a business-scoped user id (US.123…).
-pub fn sample(settings: &Settings, sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
+fn sample(settings: &Settings, sample: &Sample<'_>) -> Result<SampleRequest, SampleError> {
     let id = sample
         .id
         .map(str::to_string)
@@ -188,7 +182,7 @@ pub fn sample(settings: &Settings, sample: &Sample<'_>) -> Result<SampleRequest,
         "type": "text",
         "text": { "body": sample.text },
     });
-    if let Ok(user) = BusinessScopedUserId::parse(sample.from) {
+    if let Some(user) = bsuid(sample.from) {
         contact["user_id"] = json!(user.as_str());
         message["from_user_id"] = json!(user.as_str());
     } else {
@@ -216,61 +210,35 @@ pub fn sample(settings: &Settings, sample: &Sample<'_>) -> Result<SampleRequest,
     })
     .to_string()
     .into_bytes();
-    let signature = MetaSignature::new(settings.app_secret.expose()).sign(&body);
+    let mut headers = vec![("content-type", "application/json".to_string())];
+    headers.extend(Whatsapp::signature(settings, &body));
     Ok(SampleRequest {
         path: PATH,
-        headers: vec![
-            ("content-type", "application/json".into()),
-            (META_SIGNATURE_HEADER, signature),
-        ],
+        headers,
         body,
-    })
-}
-
-/// WhatsApp's chat link to the customer's number; a sender known only by
-/// BSUID has none (the owner answers from the WhatsApp Business app).
-pub fn reply_link(addresses: &[&Address]) -> Option<String> {
-    addresses.iter().find_map(|a| match a {
-        Address::Phone(p) => Some(format!("https://wa.me/{}", p.digits())),
-        _ => None,
     })
 }
 
 /// Where the Cloud API lives, unless `api_base_url` says otherwise.
 pub const GRAPH_API: &str = "https://graph.facebook.com/v21.0";
 
-pub fn api(settings: &Settings) -> Api {
-    Api {
-        public_url: GRAPH_API,
-        configured_url: settings.api_base_url.clone(),
-        token: settings.access_token.clone(),
-        // `{"messages": [{"id": "wamid…"}]}`
-        receipt: |answer| answer["messages"][0]["id"].as_str().map(str::to_string),
-    }
-}
-
 /// The Graph API request that acknowledges a message, quoting it. Senders
 /// without a phone number are addressed by their BSUID.
-pub fn acknowledgement(
-    phone_number_id: &str,
-    recipient: &WhatsappRecipient,
-    in_reply_to: &str,
-    text: &AckText,
-) -> ApiRequest {
+fn acknowledgement(target: &Target, text: &AckText) -> ApiRequest {
     let mut body = json!({
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "type": "text",
         "text": { "preview_url": false, "body": text.body },
-        "context": { "message_id": in_reply_to },
+        "context": { "message_id": target.in_reply_to },
     });
-    match recipient {
-        WhatsappRecipient::Phone(phone) => body["to"] = json!(phone.digits()),
-        WhatsappRecipient::User(user) => body["recipient"] = json!(user.as_str()),
+    match &target.recipient {
+        Recipient::Phone(phone) => body["to"] = json!(phone.digits()),
+        Recipient::User(user) => body["recipient"] = json!(user.as_str()),
     }
     ApiRequest {
         channel: Channel::Whatsapp,
-        path: format!("/{phone_number_id}/messages"),
+        path: format!("/{}/messages", target.phone_number_id),
         body,
     }
 }

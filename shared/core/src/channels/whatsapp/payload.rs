@@ -10,19 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::{bsuid, Recipient, Target};
 use crate::domain::{
-    Address, Attachment, BusinessScopedUserId, Channel, Envelope, PhoneNumber, ProviderMessageId,
-    ReplyTarget, Sender, WhatsappRecipient,
+    Address, Attachment, Channel, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender,
 };
-
-/// What one webhook POST held.
-#[derive(Debug, Default, PartialEq, serde::Serialize)]
-pub struct Parsed {
-    pub envelopes: Vec<Envelope>,
-    /// Customer messages that were present but could not be read, each with why
-    /// (ingest then quarantines the raw payload so nothing is lost).
-    pub unreadable: Vec<String>,
-}
+use crate::webhook::Parsed;
 
 /// The body as a whole is not a WhatsApp webhook. No payload text goes in
 /// the message, so it can be logged.
@@ -55,6 +47,7 @@ wire! {
         metadata: Option<Metadata>,
         contacts: Vec<Value>,
         messages: Vec<Value>,
+        statuses: Vec<Value>,
         errors: Vec<Value>,
     }
     Metadata { phone_number_id: Option<String> }
@@ -136,6 +129,7 @@ pub fn parse(body: &[u8], arrived_at: DateTime<Utc>) -> Result<Parsed, PayloadEr
     for (e, entry) in webhook.entry.into_iter().enumerate() {
         for (c, change) in entry.changes.into_iter().enumerate() {
             if change.field != "messages" {
+                parsed.ignored += 1;
                 continue;
             }
             let has_messages = change.value.get("messages").is_some();
@@ -162,10 +156,12 @@ pub fn parse(body: &[u8], arrived_at: DateTime<Utc>) -> Result<Parsed, PayloadEr
                 has_errors: !value.errors.is_empty(),
                 arrived_at,
             };
+            // Delivery and read receipts of what the business sent.
+            parsed.ignored += value.statuses.len();
             for (m, raw) in value.messages.into_iter().enumerate() {
                 match read_message(raw, &ctx) {
                     Ok(Some(envelope)) => parsed.envelopes.push(envelope),
-                    Ok(None) => {}
+                    Ok(None) => parsed.ignored += 1,
                     Err(why) => parsed
                         .unreadable
                         .push(format!("entry {e}, change {c}, message {m}: {why}")),
@@ -214,39 +210,39 @@ fn read_message(raw: Value, ctx: &ChangeContext) -> Result<Option<Envelope>, Str
         sender,
         text,
         attachments,
-        reply_to: ReplyTarget::Whatsapp {
+        reply_to: ReplyTarget::Whatsapp(Target {
             phone_number_id: phone_number_id.to_string(),
             recipient,
             in_reply_to: provider_id.as_str().to_string(),
-        },
+        }),
         provider_id,
     }))
 }
 
-fn sender(msg: &Message, contacts: &[WaContact]) -> Option<(Sender, WhatsappRecipient)> {
+fn sender(msg: &Message, contacts: &[WaContact]) -> Option<(Sender, Recipient)> {
     let find = |f: fn(&WaContact) -> &Option<String>, key: &Option<String>| {
         let key = key.as_deref()?;
         contacts.iter().find(|c| f(c).as_deref() == Some(key))
     };
     let by_wa_id = find(|c| &c.wa_id, &msg.from);
     let by_user_id = find(|c| &c.user_id, &msg.from_user_id);
-    let bsuid = |id: &Option<String>| BusinessScopedUserId::parse(id.as_deref()?).ok();
+    let user_id = |id: &Option<String>| bsuid(id.as_deref()?);
 
     let phone = msg.from.as_deref().and_then(|f| PhoneNumber::parse(f).ok());
-    let bsuid = bsuid(&msg.from_user_id).or_else(|| bsuid(&by_wa_id?.user_id));
+    let bsuid = user_id(&msg.from_user_id).or_else(|| user_id(&by_wa_id?.user_id));
     let name = by_wa_id
         .or(by_user_id)
         .and_then(|c| c.profile.as_ref()?.name.clone());
 
     let recipient = match (&phone, &bsuid) {
-        (Some(p), _) => WhatsappRecipient::Phone(p.clone()),
-        (None, Some(u)) => WhatsappRecipient::User(u.clone()),
+        (Some(p), _) => Recipient::Phone(p.clone()),
+        (None, Some(u)) => Recipient::User(u.clone()),
         (None, None) => return None,
     };
     let addresses = phone
         .map(Address::Phone)
         .into_iter()
-        .chain(bsuid.map(Address::WhatsappUser))
+        .chain(bsuid.map(Address::UserId))
         .collect();
     Some((Sender::new(name, addresses).ok()?, recipient))
 }
