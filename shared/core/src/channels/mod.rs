@@ -6,6 +6,7 @@
 //! `[channels.<name>]`, the routes, the senders, the digest, `simulate`, the
 //! tests that walk fixtures, samples and the template) reads that list.
 
+pub mod meta_messaging;
 pub mod meta_signature;
 pub mod meta_webhook;
 
@@ -30,6 +31,8 @@ use crate::wording::Language;
 registry! {
     webform::Webform,
     whatsapp::Whatsapp,
+    messenger::Messenger,
+    instagram::Instagram,
 }
 
 /// What a channel is to the rest of Accueil. Its functions take the

@@ -1,0 +1,286 @@
+//! What Messenger and Instagram share: the webhook body
+//! `{"object": "page"|"instagram", "entry": [{"id", "messaging": [event]}]}`,
+//! read into envelopes, and the Send API request that answers one.
+//!
+//! Each event is read on its own, so one odd event never costs the others.
+//! Not customer messages, never acknowledged: echoes (the account's own
+//! sends, our acknowledgements among them), delivery and read receipts,
+//! reactions, standby and handover events, and entries for another
+//! account. Reasons name positions, never content or ids.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::domain::{
+    Address, Attachment, Channel, Envelope, ProviderMessageId, ReplyTarget, Sender, UserId,
+};
+use crate::ports::ApiRequest;
+use crate::webhook::Parsed;
+
+/// The way back to the customer: from the account that received the
+/// message, to the id it knows them by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// The page id (Messenger) or Instagram account id.
+    pub account_id: String,
+    /// The page-scoped id (PSID) or Instagram-scoped id (IGSID).
+    pub recipient: UserId,
+}
+
+/// One of the two platforms, as this business configured it.
+pub struct Platform<'a> {
+    pub channel: Channel,
+    /// The body's `object`.
+    pub object: &'static str,
+    /// This business's page or account id: entries for others are not ours.
+    pub account_id: &'a str,
+    /// The channel's variant of the way back.
+    pub reply_target: fn(Target) -> ReplyTarget,
+}
+
+/// Declares wire structs in which every field may be absent: Meta adds and
+/// omits fields between versions, and a missing one must not cost a message.
+macro_rules! wire {
+    ($($name:ident { $($field:ident: $ty:ty),* $(,)? })*) => {$(
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
+        struct $name { $($field: $ty),* }
+    )*};
+}
+
+wire! {
+    Webhook { entry: Vec<Entry> }
+    // Events stay raw so that each can fail alone.
+    Entry { id: Option<String>, messaging: Vec<Value>, standby: Vec<Value> }
+    Event {
+        sender: Option<Party>,
+        timestamp: Option<i64>,
+        message: Option<Message>,
+        postback: Option<Postback>,
+    }
+    Party { id: Option<String> }
+    Message {
+        mid: Option<String>,
+        text: Option<String>,
+        is_echo: bool,
+        is_deleted: bool,
+        is_unsupported: bool,
+        attachments: Vec<Media>,
+        reply_to: Option<ReplyTo>,
+    }
+    Media { r#type: Option<String>, payload: Option<MediaPayload> }
+    MediaPayload {
+        url: Option<String>,
+        title: Option<String>,
+        coordinates: Option<Coordinates>,
+    }
+    Coordinates { lat: Option<f64>, long: Option<f64> }
+    ReplyTo { story: Option<Story> }
+    Story { url: Option<String>, id: Option<String> }
+    Postback { mid: Option<String>, title: Option<String>, payload: Option<String> }
+}
+
+const UNSUPPORTED: &str = "[unsupported message]";
+
+pub fn parse(
+    platform: &Platform<'_>,
+    body: &[u8],
+    arrived_at: DateTime<Utc>,
+) -> Result<Parsed, String> {
+    let json: Value = serde_json::from_slice(body).map_err(|_| "the body is not JSON")?;
+    if json.get("object").and_then(Value::as_str) != Some(platform.object) {
+        return Err(format!("not an object={} webhook", platform.object));
+    }
+    let webhook: Webhook = serde_json::from_value(json).map_err(|_| {
+        format!(
+            "an object={} webhook without the entry shape",
+            platform.object
+        )
+    })?;
+    let mut parsed = Parsed::default();
+    for (e, entry) in webhook.entry.into_iter().enumerate() {
+        // Another app holds these conversations: it answers them.
+        parsed.ignored += entry.standby.len();
+        if entry.id.as_deref() != Some(platform.account_id) {
+            parsed.ignored += entry.messaging.len();
+            continue;
+        }
+        for (m, raw) in entry.messaging.into_iter().enumerate() {
+            match read_event(platform, raw, arrived_at) {
+                Ok(Some(envelope)) => parsed.envelopes.push(envelope),
+                Ok(None) => parsed.ignored += 1,
+                Err(why) => parsed
+                    .unreadable
+                    .push(format!("entry {e}, event {m}: {why}")),
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+fn read_event(
+    platform: &Platform<'_>,
+    raw: Value,
+    arrived_at: DateTime<Utc>,
+) -> Result<Option<Envelope>, String> {
+    let event: Event = serde_json::from_value(raw).map_err(|_| "unexpected shape")?;
+    let (mid, text, attachments) = match (&event.message, &event.postback) {
+        (Some(message), _) if message.is_echo || message.is_deleted => return Ok(None),
+        (Some(message), _) => {
+            let (text, attachments) = content(message)?;
+            (message.mid.as_deref(), text, attachments)
+        }
+        // A button the customer pressed: its title is what they said.
+        (None, Some(postback)) => {
+            let text = given(&postback.title)
+                .or(given(&postback.payload))
+                .ok_or("a postback without a title")?;
+            (postback.mid.as_deref(), text.to_string(), Vec::new())
+        }
+        // Deliveries, reads, reactions, referrals, handovers.
+        (None, None) => return Ok(None),
+    };
+    let provider_id = mid
+        .and_then(|id| ProviderMessageId::parse(id).ok())
+        .ok_or("no message id")?;
+    let sender = event
+        .sender
+        .as_ref()
+        .and_then(|s| UserId::parse(s.id.as_deref()?).ok())
+        .ok_or("no sender id")?;
+    let sent_at = event
+        .timestamp
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .unwrap_or(arrived_at);
+    Ok(Some(Envelope {
+        channel: platform.channel,
+        provider_id,
+        sent_at,
+        sender: Sender::new(None, vec![Address::UserId(sender.clone())])
+            .expect("one address is given"),
+        text,
+        attachments,
+        reply_to: (platform.reply_target)(Target {
+            account_id: platform.account_id.to_string(),
+            recipient: sender,
+        }),
+    }))
+}
+
+/// The text and attachments of a message; a quick reply's text is the
+/// button's title, as the customer saw it.
+fn content(message: &Message) -> Result<(String, Vec<Attachment>), String> {
+    let mut attachments: Vec<Attachment> =
+        message.attachments.iter().filter_map(attachment).collect();
+    if let Some(story) = message.reply_to.as_ref().and_then(|r| r.story.as_ref()) {
+        if let Some(reference) = given(&story.url).or(given(&story.id)) {
+            attachments.push(Attachment {
+                kind: "story_reply".into(),
+                reference: reference.to_string(),
+                mime_type: None,
+                filename: None,
+            });
+        }
+    }
+    let text = match given(&message.text) {
+        Some(text) => text.to_string(),
+        None if !attachments.is_empty() => describe(&message.attachments),
+        None if message.is_unsupported => UNSUPPORTED.to_string(),
+        None => return Err("a message without text or attachments".into()),
+    };
+    Ok((text, attachments))
+}
+
+/// What was sent, for a message with no words: `[image]`, `[location] (1.2, -1.3)`.
+fn describe(media: &[Media]) -> String {
+    let parts: Vec<String> = media
+        .iter()
+        .map(|m| {
+            let kind = m.r#type.as_deref().unwrap_or("attachment");
+            let payload = m.payload.as_ref();
+            match (kind, payload.and_then(|p| p.coordinates.as_ref())) {
+                (
+                    "location",
+                    Some(Coordinates {
+                        lat: Some(lat),
+                        long: Some(long),
+                    }),
+                ) => {
+                    format!("[location] ({lat}, {long})")
+                }
+                _ => match payload.and_then(|p| given(&p.title)) {
+                    Some(title) => format!("[{kind}: {title}]"),
+                    None => format!("[{kind}]"),
+                },
+            }
+        })
+        .collect();
+    parts.join(" ")
+}
+
+fn attachment(m: &Media) -> Option<Attachment> {
+    let kind = given(&m.r#type).unwrap_or("attachment");
+    let payload = m.payload.as_ref();
+    let reference = match payload.and_then(|p| p.coordinates.as_ref()) {
+        Some(Coordinates {
+            lat: Some(lat),
+            long: Some(long),
+        }) => format!("geo:{lat},{long}"),
+        _ => given(&payload?.url)?.to_string(),
+    };
+    Some(Attachment {
+        kind: kind.to_string(),
+        reference,
+        mime_type: None,
+        filename: None,
+    })
+}
+
+fn given(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The Send API request that answers a message: a reply within the
+/// customer's 24-hour window (`messaging_type: RESPONSE`).
+pub fn send_text(channel: Channel, target: &Target, text: &str) -> ApiRequest {
+    ApiRequest {
+        channel,
+        path: format!("/{}/messages", target.account_id),
+        body: json!({
+            "recipient": { "id": target.recipient.as_str() },
+            "messaging_type": "RESPONSE",
+            "message": { "text": text },
+        }),
+    }
+}
+
+/// The Send API's answer: `{"recipient_id": "…", "message_id": "m_…"}`.
+pub fn receipt(answer: &Value) -> Option<String> {
+    answer["message_id"].as_str().map(str::to_string)
+}
+
+/// A text message event as the platform sends it, for `accueil simulate`.
+pub fn sample_body(
+    platform: &Platform<'_>,
+    from: &str,
+    text: &str,
+    mid: &str,
+    at: DateTime<Utc>,
+) -> Vec<u8> {
+    json!({
+        "object": platform.object,
+        "entry": [{
+            "id": platform.account_id,
+            "time": at.timestamp_millis(),
+            "messaging": [{
+                "sender": { "id": from },
+                "recipient": { "id": platform.account_id },
+                "timestamp": at.timestamp_millis(),
+                "message": { "mid": mid, "text": text },
+            }]
+        }]
+    })
+    .to_string()
+    .into_bytes()
+}
