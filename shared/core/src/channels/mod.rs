@@ -33,6 +33,7 @@ registry! {
     whatsapp::Whatsapp,
     messenger::Messenger,
     instagram::Instagram,
+    telegram::Telegram,
 }
 
 /// What a channel is to the rest of Accueil. Its functions take the
