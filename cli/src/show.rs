@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use accueil_core::channels;
 use accueil_core::digest::Digest;
@@ -88,9 +88,19 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
     for a in &t.contact.addresses {
         println!("  {}", a.address.display());
     }
+    let local = |t: DateTime<Utc>| {
+        let at = t.with_timezone(&data.config.business.timezone);
+        at.format("%Y-%m-%d %H:%M").to_string()
+    };
     for m in &found.messages {
-        let at = m.sent_at.with_timezone(&data.config.business.timezone);
-        println!("\n[{}]\n{}", at.format("%Y-%m-%d %H:%M"), m.text);
+        let sent = local(m.sent_at);
+        match (m.deleted_at, m.edited_at) {
+            (Some(deleted), _) => {
+                println!("\n[{sent}]\n(withdrawn by the customer {})", local(deleted))
+            }
+            (None, Some(edited)) => println!("\n[{sent}, edited {}]\n{}", local(edited), m.text),
+            (None, None) => println!("\n[{sent}]\n{}", m.text),
+        }
         for a in &m.attachments {
             println!("  + {} {}", a.kind, a.reference);
         }

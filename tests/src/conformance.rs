@@ -5,11 +5,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use accueil_core::digest::Digest;
 use accueil_core::domain::{
-    AcknowledgementRecord, Address, Channel, ChannelAddress, Contact, ContactId, EmailAddress,
-    Message, MessageId, PhoneNumber, ProviderMessageId, Quarantined, Thread, ThreadId,
-    ThreadStatus,
+    AcknowledgementRecord, Address, Amendment, Change, Channel, ChannelAddress, Contact, ContactId,
+    EmailAddress, Message, MessageId, PhoneNumber, ProviderMessageId, Quarantined, Thread,
+    ThreadId, ThreadStatus,
 };
-use accueil_core::ports::{Appended, Store};
+use accueil_core::ports::{Amended, Appended, Store};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
@@ -69,6 +69,8 @@ fn late_message(
         received_at: stored,
         text: text.to_string(),
         attachments: Vec::new(),
+        edited_at: None,
+        deleted_at: None,
     }
 }
 
@@ -81,6 +83,108 @@ pub async fn store(store: &dyn Store) {
     quarantine_and_digest_marks(store).await;
     new_since_the_last_digest_is_by_the_time_we_stored(store).await;
     forgetting_erases_everything_of_a_contact(store).await;
+    customers_edit_and_withdraw_their_messages(store).await;
+}
+
+async fn customers_edit_and_withdraw_their_messages(store: &dyn Store) {
+    let yann = contact("Yann", "yann@example.com", "+33600000404");
+    store.save_contact(&yann).await.unwrap();
+    let t = thread(&yann, t0());
+    store.open_thread(&t).await.unwrap();
+    let first = message(&t, "a-1", t0(), "Premier");
+    let second = message(&t, "a-2", t0() + Duration::minutes(1), "Second");
+    store.append_message(&first).await.unwrap();
+    store.append_message(&second).await.unwrap();
+    let amend = |id: &str, change: Change| Amendment {
+        channel: t.channel,
+        provider_id: ProviderMessageId::parse(id).unwrap(),
+        at: t0() + Duration::minutes(5),
+        change,
+    };
+    let edited = Change::Edited {
+        text: "Second, corrigé".into(),
+        attachments: Vec::new(),
+    };
+    let applied = Amended::Applied(t.id.clone());
+    assert_eq!(
+        store
+            .amend_message(&amend("a-2", edited.clone()))
+            .await
+            .unwrap(),
+        applied
+    );
+    let read = store.thread(&t.id).await.unwrap().unwrap();
+    assert_eq!(read.messages[1].text, "Second, corrigé");
+    assert_eq!(
+        read.messages[1].edited_at,
+        Some(t0() + Duration::minutes(5))
+    );
+    assert_eq!(read.thread.last_excerpt, "Second, corrigé");
+    assert_eq!(read.thread.message_count, 2);
+
+    // Withdrawn: its words are gone, the excerpt and count go back to what is left.
+    assert_eq!(
+        store
+            .amend_message(&amend("a-2", Change::Deleted))
+            .await
+            .unwrap(),
+        applied
+    );
+    assert_eq!(
+        store
+            .amend_message(&amend("a-2", Change::Deleted))
+            .await
+            .unwrap(),
+        applied
+    );
+    assert_eq!(
+        store.amend_message(&amend("a-2", edited)).await.unwrap(),
+        applied
+    );
+    let read = store.thread(&t.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            read.messages[1].text.as_str(),
+            read.messages[1].attachments.len()
+        ),
+        ("", 0)
+    );
+    assert!(read.messages[1].deleted_at.is_some());
+    assert_eq!(read.thread.last_excerpt, "Premier");
+    assert_eq!(read.thread.message_count, 1);
+
+    store
+        .amend_message(&amend("a-1", Change::Deleted))
+        .await
+        .unwrap();
+    let read = store.thread(&t.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.thread.last_excerpt.as_str(), read.thread.message_count),
+        ("", 0)
+    );
+    // A message that comes after still takes the excerpt.
+    store
+        .append_message(&message(
+            &t,
+            "a-3",
+            t0() + Duration::minutes(9),
+            "Troisième",
+        ))
+        .await
+        .unwrap();
+    let read = store.thread(&t.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.thread.last_excerpt.as_str(), read.thread.message_count),
+        ("Troisième", 1)
+    );
+
+    assert_eq!(
+        store
+            .amend_message(&amend("never-stored", Change::Deleted))
+            .await
+            .unwrap(),
+        Amended::Unknown
+    );
 }
 
 async fn contacts_are_found_by_any_address(store: &dyn Store) {

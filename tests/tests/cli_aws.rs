@@ -102,6 +102,8 @@ async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
             received_at: now,
             text: "Depuis le nuage".into(),
             attachments: vec![],
+            edited_at: None,
+            deleted_at: None,
         })
         .await
         .unwrap();

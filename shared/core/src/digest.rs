@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::channels;
 use crate::config::Config;
-use crate::domain::Thread;
+use crate::domain::{Message, Thread};
 use crate::email::{self, Draft, OutgoingEmail};
 use crate::ports::{Mailer, SendError, Store, StoreError};
 use crate::wording::{spell_wait, Language};
@@ -89,6 +89,10 @@ impl Digest {
         let since = store.last_digest_at().await?;
         let mut threads = Vec::new();
         for thread in store.open_threads_by_wait().await? {
+            // The customer withdrew everything they wrote: nothing to answer.
+            if thread.message_count == 0 {
+                continue;
+            }
             let new_messages = match since {
                 None => thread.message_count as usize,
                 // Both by our clock: nothing stored since, nothing to read.
@@ -96,7 +100,10 @@ impl Digest {
                 Some(since) => store
                     .thread(&thread.id)
                     .await?
-                    .map(|t| t.messages.iter().filter(|m| m.received_at > since).count())
+                    .map(|t| {
+                        let new = |m: &&Message| m.received_at > since && m.deleted_at.is_none();
+                        t.messages.iter().filter(new).count()
+                    })
                     .unwrap_or(0),
             };
             threads.push(line(config, &thread, new_messages, now));

@@ -515,6 +515,38 @@ pub struct Message {
     pub text: String,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// When the customer last changed its text (Telegram's edits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// When the customer withdrew it (Instagram's unsend): its text and
+    /// attachments are gone, and the digest no longer counts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A change a customer made to a message they sent earlier. Nothing is
+/// acknowledged for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Amendment {
+    pub channel: Channel,
+    /// The message it changes, as the envelope named it.
+    pub provider_id: ProviderMessageId,
+    /// When the customer made the change, by the provider's clock.
+    pub at: DateTime<Utc>,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// The message now says this.
+    Edited {
+        text: String,
+        #[serde(default)]
+        attachments: Vec<Attachment>,
+    },
+    /// The customer took the message back.
+    Deleted,
 }
 
 /// An acknowledgement that was sent: the policy reads these back for the

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::{
-    AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Envelope, Message,
-    Quarantined, Thread, ThreadId,
+    AcknowledgementRecord, Amendment, Channel, ChannelAddress, Contact, ContactId, Envelope,
+    Message, Quarantined, Thread, ThreadId,
 };
 use crate::email::OutgoingEmail;
 
@@ -19,6 +19,7 @@ use crate::email::OutgoingEmail;
 pub enum Job {
     Message(Envelope),
     Quarantine(Quarantined),
+    Amend(Amendment),
 }
 
 #[derive(Debug, Error)]
@@ -45,6 +46,15 @@ pub enum StoreError {
 pub enum Appended {
     New,
     Duplicate,
+}
+
+/// What an amendment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Amended {
+    /// The message is in this thread, now as amended.
+    Applied(ThreadId),
+    /// No message by that id is stored (never was, or forgotten since).
+    Unknown,
 }
 
 /// A thread with every message in it, oldest first.
@@ -93,6 +103,11 @@ pub trait Store: Send + Sync {
     /// before on that channel; atomic, so a retry can never store it twice.
     async fn append_message(&self, message: &Message) -> Result<Appended, StoreError>;
     /// When acknowledgements were sent to the contact since `since`.
+    /// Applies a customer's change to the message it names, and keeps the
+    /// thread's excerpt and count of live messages true. Applying it again
+    /// changes nothing more.
+    async fn amend_message(&self, amendment: &Amendment) -> Result<Amended, StoreError>;
+
     async fn acknowledgements_to(
         &self,
         contact: &ContactId,

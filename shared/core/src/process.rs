@@ -12,7 +12,9 @@ use crate::domain::{
     AcknowledgementRecord, Contact, ContactId, Envelope, Message, MessageId, Thread, ThreadId,
     ThreadStatus,
 };
-use crate::ports::{Appended, ChannelSender, Clock, Job, Mailer, SendError, Store, StoreError};
+use crate::ports::{
+    Amended, Appended, ChannelSender, Clock, Job, Mailer, SendError, Store, StoreError,
+};
 
 /// What became of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,8 @@ pub enum Outcome {
     /// Seen before: nothing changed.
     Duplicate,
     Quarantined,
+    /// A customer's change applied to the message it names, if stored.
+    Amended(Amended),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +67,21 @@ impl Processor {
                 self.store.quarantine(payload).await?;
                 tracing::warn!(channel = %payload.channel, id = %payload.id, "authentic payload quarantined");
                 Ok(Outcome::Quarantined)
+            }
+            Job::Amend(amendment) => {
+                let amended = self.store.amend_message(amendment).await?;
+                match &amended {
+                    Amended::Applied(thread) => {
+                        tracing::info!(channel = %amendment.channel, %thread, "message amended")
+                    }
+                    // Edits and unsends come long after their message: one
+                    // whose message is not stored has nothing left to change.
+                    Amended::Unknown => tracing::info!(
+                        channel = %amendment.channel,
+                        "amendment of a message not stored; nothing to change"
+                    ),
+                }
+                Ok(Outcome::Amended(amended))
             }
         }
     }
@@ -108,6 +127,8 @@ impl Processor {
             received_at: self.clock.now(),
             text: envelope.text.clone(),
             attachments: envelope.attachments.clone(),
+            edited_at: None,
+            deleted_at: None,
         };
         if self.store.append_message(&message).await? == Appended::Duplicate {
             tracing::info!(channel = %envelope.channel, "duplicate delivery ignored");
@@ -201,5 +222,6 @@ fn job_kind(job: &Job) -> &'static str {
     match job {
         Job::Message(_) => "message",
         Job::Quarantine(_) => "quarantine",
+        Job::Amend(_) => "amendment",
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::Config;
-use crate::domain::{Channel, Envelope, Quarantined};
+use crate::domain::{Amendment, Channel, Envelope, Quarantined};
 use crate::ports::{Clock, Job, Queue};
 
 /// Bodies above this are refused with 413 before they are read whole.
@@ -54,6 +54,9 @@ pub struct Parsed {
     /// why, naming its position and never its content (ingest then
     /// quarantines the raw payload, so nothing is lost).
     pub unreadable: Vec<String>,
+    /// Changes customers made to messages they sent (edits, unsends).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amendments: Vec<Amendment>,
     /// Events that are not customer messages (receipts, echoes, reactions,
     /// another page's entries): counted in the log, never acknowledged.
     #[serde(skip_serializing_if = "is_zero")]
@@ -87,13 +90,16 @@ impl Inbound {
             )));
         }
         let messages = parsed.envelopes.len();
+        let amendments = parsed.amendments.len();
         jobs.extend(parsed.envelopes.into_iter().map(Job::Message));
+        jobs.extend(parsed.amendments.into_iter().map(Job::Amend));
         if let Err(unavailable) = self.enqueue(&jobs).await {
             return unavailable;
         }
         tracing::info!(
             %channel,
             messages,
+            amendments,
             quarantined = !parsed.unreadable.is_empty(),
             ignored = parsed.ignored,
             "webhook accepted"

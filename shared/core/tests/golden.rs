@@ -1,7 +1,8 @@
 //! Golden files: each `tests/fixtures/<channel>/<case>.<ext>` is a raw
 //! webhook body as the provider sends it (`.json`, or `.form` for a form
 //! post), and `<case>.expected.json` beside it is what the channel's route
-//! made of it: the HTTP status and the jobs it queued. Every channel of the
+//! made of it: the HTTP status and the jobs it queued (messages, customers'
+//! amendments of earlier ones, quarantined payloads). Every channel of the
 //! registry must have a folder; each case is signed as the provider would
 //! sign it and posted to the demo business's own router, so parsing is
 //! checked through the code that serves it.
@@ -94,15 +95,20 @@ fn run_case(config: &Arc<Config>, channel: Channel, input: &Path) -> Value {
         response.status().as_u16()
     });
     let mut messages = Vec::new();
+    let mut amendments = Vec::new();
     let mut quarantined = Vec::new();
     for job in queue.0.lock().unwrap().drain(..) {
         match job {
             Job::Message(envelope) => messages.push(serde_json::to_value(envelope).unwrap()),
+            Job::Amend(amendment) => amendments.push(serde_json::to_value(amendment).unwrap()),
             // The payload is the input itself, its id random.
             Job::Quarantine(q) => quarantined.push(json!(q.reason)),
         }
     }
-    let result = json!({ "status": status, "messages": messages, "quarantined": quarantined });
+    let mut result = json!({ "status": status, "messages": messages, "quarantined": quarantined });
+    if !amendments.is_empty() {
+        result["amendments"] = json!(amendments);
+    }
     serde_json::from_str(&stable(result.to_string())).unwrap()
 }
 

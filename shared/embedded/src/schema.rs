@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS messages (
     attachments  TEXT NOT NULL,
     -- By the provider's clock: when the customer sent it.
     sent_at      TEXT NOT NULL,
+    -- By the provider's clock: when the customer changed or withdrew it.
+    edited_at    TEXT,
+    deleted_at   TEXT,
     -- Providers deliver twice: the second copy is refused here.
     UNIQUE (channel, provider_id)
 );
@@ -90,7 +93,7 @@ CREATE INDEX IF NOT EXISTS queue_ready ON queue(dead, available_at);
 /// Columns added since the first schema, for databases made before them:
 /// (table, column, definition, what fills it in existing rows). A database
 /// from before kept one time per message, the sender's, and so both take it.
-pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 2] = [
+pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 4] = [
     (
         "messages",
         "sent_at",
@@ -104,6 +107,9 @@ pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 2] = [
         "TEXT",
         Some("CASE WHEN message_count > 0 THEN last_message_at END"),
     ),
+    // Customers' edits and unsends, since Telegram and Instagram.
+    ("messages", "edited_at", "TEXT", None),
+    ("messages", "deleted_at", "TEXT", None),
 ];
 
 /// Address keys an earlier version spelled otherwise (`ChannelAddress::former_key`):

@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use accueil_core::domain::{
-    excerpt, AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Message,
-    MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus, EXCERPT_CHARS,
+    excerpt, AcknowledgementRecord, Amendment, Change, Channel, ChannelAddress, Contact, ContactId,
+    Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus,
+    EXCERPT_CHARS,
 };
 use accueil_core::ports::{
-    Appended, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
+    Amended, Appended, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
 };
 
 use crate::database::{parse_time, time, Database, DatabaseError};
@@ -254,6 +255,62 @@ impl Store for Database {
             .await?)
     }
 
+    async fn amend_message(&self, amendment: &Amendment) -> Result<Amended, StoreError> {
+        let a = amendment.clone();
+        Ok(self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                let found: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT id, thread_id FROM messages WHERE channel = ?1 AND provider_id = ?2",
+                        params![a.channel.as_str(), a.provider_id.as_str()],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((message, thread)) = found else {
+                    return Ok(Amended::Unknown);
+                };
+                // A withdrawn message stays withdrawn: a late edit does not bring it back.
+                match &a.change {
+                    Change::Edited { text, attachments } => tx.execute(
+                        "UPDATE messages SET text = ?2, attachments = ?3, edited_at = ?4
+                         WHERE id = ?1 AND deleted_at IS NULL",
+                        params![
+                            message,
+                            text,
+                            serde_json::to_string(attachments).expect("attachments serialize"),
+                            time(a.at)
+                        ],
+                    )?,
+                    Change::Deleted => tx.execute(
+                        "UPDATE messages SET text = '', attachments = '[]', deleted_at = ?2
+                         WHERE id = ?1 AND deleted_at IS NULL",
+                        params![message, time(a.at)],
+                    )?,
+                };
+                // The excerpt is the latest message still there; the count, those still there.
+                let latest: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT text, sent_at FROM messages WHERE thread_id = ?1 AND deleted_at IS NULL
+                         ORDER BY sent_at DESC, received_at DESC, id DESC LIMIT 1",
+                        [&thread],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let (text, sent_at) = latest.map_or((String::new(), None), |(t, s)| (t, Some(s)));
+                tx.execute(
+                    "UPDATE threads SET last_excerpt = ?2, last_sent_at = ?3,
+                        message_count = (SELECT count(*) FROM messages WHERE thread_id = ?1 AND deleted_at IS NULL)
+                     WHERE id = ?1",
+                    params![thread, excerpt(&text, EXCERPT_CHARS), sent_at],
+                )?;
+                tx.commit()?;
+                let thread = ThreadId::parse(&thread).map_err(|_| corrupt("thread id"))?;
+                Ok(Amended::Applied(thread))
+            })
+            .await?)
+    }
+
     async fn acknowledgements_to(
         &self,
         contact: &ContactId,
@@ -307,24 +364,30 @@ impl Store for Database {
                     return Ok(None);
                 };
                 let mut stmt = conn.prepare_cached(
-                    "SELECT id, thread_id, channel, provider_id, sent_at, received_at, text, attachments
+                    "SELECT id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
+                            edited_at, deleted_at
                      FROM messages WHERE thread_id = ?1 ORDER BY sent_at, received_at, id",
                 )?;
                 let rows = stmt
                     .query_map([&id], |r| {
                         Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                            r.get::<_, String>(4)?,
-                            r.get::<_, String>(5)?,
-                            r.get::<_, String>(6)?,
-                            r.get::<_, String>(7)?,
+                            (
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, String>(3)?,
+                            ),
+                            (r.get::<_, String>(4)?, r.get::<_, String>(5)?),
+                            (r.get::<_, String>(6)?, r.get::<_, String>(7)?),
+                            (
+                                r.get::<_, Option<String>>(8)?,
+                                r.get::<_, Option<String>>(9)?,
+                            ),
                         ))
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut messages = Vec::with_capacity(rows.len());
-                for (mid, channel, provider_id, sent_at, received_at, text, attachments) in rows {
+                let optional = |t: Option<String>| t.as_deref().map(parse_time).transpose();
+                for ((mid, channel, provider_id), (sent_at, received_at), (text, attachments), (edited_at, deleted_at)) in rows {
                     messages.push(Message {
                         id: MessageId::parse(&mid).map_err(|_| corrupt("message id"))?,
                         thread_id: thread.id.clone(),
@@ -336,6 +399,8 @@ impl Store for Database {
                         text,
                         attachments: serde_json::from_str(&attachments)
                             .map_err(|_| corrupt("attachments"))?,
+                        edited_at: optional(edited_at)?,
+                        deleted_at: optional(deleted_at)?,
                     });
                 }
                 Ok(Some(ThreadWithMessages { thread, messages }))

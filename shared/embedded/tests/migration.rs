@@ -82,6 +82,8 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         received_at: then + Duration::hours(2),
         text: "Avant".into(),
         attachments: Vec::new(),
+        edited_at: None,
+        deleted_at: None,
     };
     assert_eq!(
         database.append_message(&earlier).await.unwrap(),
@@ -108,6 +110,8 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         received_at: stored,
         text: "Encore moi".into(),
         attachments: Vec::new(),
+        edited_at: None,
+        deleted_at: None,
     };
     assert_eq!(database.append_message(&next).await.unwrap(), Appended::New);
     let upgraded = database.thread(&id).await.unwrap().unwrap();

@@ -14,11 +14,12 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 
 use accueil_core::domain::{
-    excerpt, AcknowledgementRecord, Channel, ChannelAddress, Contact, ContactId, Message,
-    MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus, EXCERPT_CHARS,
+    excerpt, AcknowledgementRecord, Amendment, Change, Channel, ChannelAddress, Contact, ContactId,
+    Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus,
+    EXCERPT_CHARS,
 };
 use accueil_core::ports::{
-    Appended, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
+    Amended, Appended, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
 };
 
 use super::item::{
@@ -689,9 +690,116 @@ impl Store for DynamoStore {
                 text: get_s(&m, "text")?.to_string(),
                 attachments: serde_json::from_str(get_s(&m, "attachments")?)
                     .map_err(|_| StoreError::Corrupt("attachments".into()))?,
+                edited_at: get_opt_time(&m, "edited_at")?,
+                deleted_at: get_opt_time(&m, "deleted_at")?,
             });
         }
         Ok(Some(ThreadWithMessages { thread, messages }))
+    }
+
+    async fn amend_message(&self, amendment: &Amendment) -> Result<Amended, StoreError> {
+        let a = amendment;
+        let Some(provider) = self
+            .get(provider_pk(a.channel, a.provider_id.as_str()), "PROVIDER")
+            .await?
+        else {
+            return Ok(Amended::Unknown);
+        };
+        let thread_id = get_s(&provider, "thread_id")?.to_string();
+        let message_id = get_s(&provider, "message_id")?.to_string();
+        let Some(thread) = self.get(thread_pk(&thread_id), "THREAD").await? else {
+            return Ok(Amended::Unknown);
+        };
+        let count_before: u32 = get_n(&thread, "message_count")?;
+        // A thread holds a few messages: reading them all finds this one
+        // and the excerpt that stands after the change.
+        let mut messages = self.query_prefix(thread_pk(&thread_id), "MSG#").await?;
+        let Some(target) = messages
+            .iter_mut()
+            .find(|m| get_opt_s(m, "id") == Some(message_id.as_str()))
+        else {
+            return Ok(Amended::Unknown);
+        };
+        let applied = Amended::Applied(
+            ThreadId::parse(&thread_id).map_err(|_| StoreError::Corrupt("thread id".into()))?,
+        );
+        // A withdrawn message stays withdrawn: a late edit does not bring it back.
+        if target.contains_key("deleted_at") {
+            return Ok(applied);
+        }
+        let (text, attachments, stamp) = match &a.change {
+            Change::Edited { text, attachments } => (
+                text.clone(),
+                serde_json::to_string(attachments).expect("attachments serialize"),
+                "edited_at",
+            ),
+            Change::Deleted => (String::new(), "[]".to_string(), "deleted_at"),
+        };
+        target.insert("text".into(), s(&text));
+        target.insert(stamp.into(), s(time(a.at)));
+        let message = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(thread_pk(&thread_id), get_s(target, "sk")?)))
+            .update_expression(format!("SET #text = :t, attachments = :a, {stamp} = :at"))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_names("#text", "text")
+            .expression_attribute_values(":t", s(&text))
+            .expression_attribute_values(":a", s(attachments))
+            .expression_attribute_values(":at", s(time(a.at)))
+            .build()
+            .expect("table, key and expression are set");
+        // The excerpt is the latest message still there; the count, those still there.
+        let live: Vec<&Item> = messages
+            .iter()
+            .filter(|m| !m.contains_key("deleted_at"))
+            .collect();
+        let mut thread_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(thread_pk(&thread_id), "THREAD")))
+            .condition_expression("message_count = :before")
+            .expression_attribute_values(":before", n(count_before))
+            .expression_attribute_values(":count", n(live.len()));
+        thread_update = match live.last() {
+            Some(latest) => thread_update
+                .update_expression(
+                    "SET last_excerpt = :e, last_sent_at = :sent, message_count = :count",
+                )
+                .expression_attribute_values(
+                    ":e",
+                    s(excerpt(get_s(latest, "text")?, EXCERPT_CHARS)),
+                )
+                .expression_attribute_values(":sent", s(get_s(latest, "sent_at")?)),
+            None => thread_update
+                .update_expression(
+                    "SET last_excerpt = :e, message_count = :count REMOVE last_sent_at",
+                )
+                .expression_attribute_values(":e", s("")),
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(message).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(
+                        thread_update
+                            .build()
+                            .expect("table, key and expression are set"),
+                    )
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(applied),
+            // Withdrawn meanwhile by a redelivery of the same change.
+            Err(e) if condition_failed_at(&e, 0) => Ok(applied),
+            // A message joined the thread meanwhile: the job is tried again.
+            Err(e) if condition_failed_at(&e, 1) => Err(StoreError::Unavailable(
+                "the thread changed while a message was amended".into(),
+            )),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn thread_of_message(

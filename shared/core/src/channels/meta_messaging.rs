@@ -3,7 +3,8 @@
 //! read into envelopes, and the Send API request that answers one.
 //!
 //! Each event is read on its own, so one odd event never costs the others.
-//! Not customer messages, never acknowledged: echoes (the account's own
+//! An unsend (`is_deleted`) withdraws the message it names. Not customer
+//! messages, never acknowledged: echoes (the account's own
 //! sends, our acknowledgements among them), delivery and read receipts,
 //! reactions, standby and handover events, and entries for another
 //! account. Reasons name positions, never content or ids.
@@ -13,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::domain::{
-    Address, Attachment, Channel, Envelope, ProviderMessageId, ReplyTarget, Sender, UserId,
+    Address, Amendment, Attachment, Change, Channel, Envelope, ProviderMessageId, ReplyTarget,
+    Sender, UserId,
 };
 use crate::ports::ApiRequest;
 use crate::webhook::Parsed;
@@ -108,8 +110,9 @@ pub fn parse(
         }
         for (m, raw) in entry.messaging.into_iter().enumerate() {
             match read_event(platform, raw, arrived_at) {
-                Ok(Some(envelope)) => parsed.envelopes.push(envelope),
-                Ok(None) => parsed.ignored += 1,
+                Ok(Read::Message(envelope)) => parsed.envelopes.push(*envelope),
+                Ok(Read::Unsent(amendment)) => parsed.amendments.push(amendment),
+                Ok(Read::Nothing) => parsed.ignored += 1,
                 Err(why) => parsed
                     .unreadable
                     .push(format!("entry {e}, event {m}: {why}")),
@@ -119,14 +122,39 @@ pub fn parse(
     Ok(parsed)
 }
 
+/// What one event is.
+enum Read {
+    Message(Box<Envelope>),
+    /// The customer took back a message (Instagram's unsend).
+    Unsent(Amendment),
+    Nothing,
+}
+
 fn read_event(
     platform: &Platform<'_>,
     raw: Value,
     arrived_at: DateTime<Utc>,
-) -> Result<Option<Envelope>, String> {
+) -> Result<Read, String> {
     let event: Event = serde_json::from_value(raw).map_err(|_| "unexpected shape")?;
+    let sent_at = event
+        .timestamp
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .unwrap_or(arrived_at);
     let (mid, text, attachments) = match (&event.message, &event.postback) {
-        (Some(message), _) if message.is_echo || message.is_deleted => return Ok(None),
+        (Some(message), _) if message.is_echo => return Ok(Read::Nothing),
+        (Some(message), _) if message.is_deleted => {
+            let provider_id = message
+                .mid
+                .as_deref()
+                .and_then(|id| ProviderMessageId::parse(id).ok())
+                .ok_or("an unsend without the message id")?;
+            return Ok(Read::Unsent(Amendment {
+                channel: platform.channel,
+                provider_id,
+                at: sent_at,
+                change: Change::Deleted,
+            }));
+        }
         (Some(message), _) => {
             let (text, attachments) = content(message)?;
             (message.mid.as_deref(), text, attachments)
@@ -139,7 +167,7 @@ fn read_event(
             (postback.mid.as_deref(), text.to_string(), Vec::new())
         }
         // Deliveries, reads, reactions, referrals, handovers.
-        (None, None) => return Ok(None),
+        (None, None) => return Ok(Read::Nothing),
     };
     let provider_id = mid
         .and_then(|id| ProviderMessageId::parse(id).ok())
@@ -149,11 +177,7 @@ fn read_event(
         .as_ref()
         .and_then(|s| UserId::parse(s.id.as_deref()?).ok())
         .ok_or("no sender id")?;
-    let sent_at = event
-        .timestamp
-        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-        .unwrap_or(arrived_at);
-    Ok(Some(Envelope {
+    Ok(Read::Message(Box::new(Envelope {
         channel: platform.channel,
         provider_id,
         sent_at,
@@ -165,7 +189,7 @@ fn read_event(
             account_id: platform.account_id.to_string(),
             recipient: sender,
         }),
-    }))
+    })))
 }
 
 /// The text and attachments of a message; a quick reply's text is the

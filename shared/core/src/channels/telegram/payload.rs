@@ -1,7 +1,8 @@
 //! Reads a Telegram Bot API `Update` into envelopes.
 //!
 //! One update holds one event. A customer message is a `message` in a
-//! private chat from a person; everything else (group and channel posts,
+//! private chat from a person, and an `edited_message` there changes it;
+//! everything else (group and channel posts,
 //! `my_chat_member`, callback queries, messages from bots, service
 //! messages) is counted and left alone. Reasons name fields, never content.
 
@@ -11,8 +12,8 @@ use serde_json::Value;
 
 use super::Target;
 use crate::domain::{
-    Address, Attachment, Channel, Envelope, ProviderMessageId, ReplyTarget, Sender, UserId,
-    Username,
+    Address, Amendment, Attachment, Change, Channel, Envelope, ProviderMessageId, ReplyTarget,
+    Sender, UserId, Username,
 };
 use crate::webhook::Parsed;
 
@@ -33,6 +34,7 @@ wire! {
         from: Option<User>,
         chat: Option<Chat>,
         date: Option<i64>,
+        edit_date: Option<i64>,
         text: Option<String>,
         caption: Option<String>,
         photo: Vec<File>,
@@ -70,16 +72,43 @@ pub fn parse(body: &[u8], arrived_at: DateTime<Utc>) -> Result<Parsed, String> {
         return Err("not a Telegram update (no update_id)".into());
     }
     let mut parsed = Parsed::default();
-    match update.message {
-        Some(raw) => match read_message(raw, arrived_at) {
+    match (update.message, update.edited_message) {
+        (Some(raw), _) => match read_message(raw, arrived_at) {
             Ok(Some(envelope)) => parsed.envelopes.push(envelope),
             Ok(None) => parsed.ignored += 1,
             Err(why) => parsed.unreadable.push(format!("message: {why}")),
         },
-        // Edits, chat membership, callback queries, channel posts…
-        None => parsed.ignored += 1,
+        (None, Some(raw)) => match read_edit(raw, arrived_at) {
+            Ok(Some(amendment)) => parsed.amendments.push(amendment),
+            Ok(None) => parsed.ignored += 1,
+            Err(why) => parsed.unreadable.push(format!("edited_message: {why}")),
+        },
+        // Chat membership, callback queries, channel posts…
+        (None, None) => parsed.ignored += 1,
     }
     Ok(parsed)
+}
+
+/// An edit of a customer's message: its new text replaces the stored one;
+/// nothing is acknowledged again.
+fn read_edit(raw: Value, arrived_at: DateTime<Utc>) -> Result<Option<Amendment>, String> {
+    let Some(envelope) = read_message(raw.clone(), arrived_at)? else {
+        return Ok(None);
+    };
+    let msg: Message = serde_json::from_value(raw).map_err(|_| "unexpected shape")?;
+    let at = msg
+        .edit_date
+        .and_then(|s| Utc.timestamp_opt(s, 0).single())
+        .unwrap_or(arrived_at);
+    Ok(Some(Amendment {
+        channel: Channel::Telegram,
+        provider_id: envelope.provider_id,
+        at,
+        change: Change::Edited {
+            text: envelope.text,
+            attachments: envelope.attachments,
+        },
+    }))
 }
 
 fn read_message(raw: Value, arrived_at: DateTime<Utc>) -> Result<Option<Envelope>, String> {
