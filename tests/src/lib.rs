@@ -17,6 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 
 use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
+use accueil_core::channels::{self, Channel};
 use accueil_core::config::{Config, LocalSecrets};
 use accueil_core::ingest;
 use accueil_core::outbound::ChannelApis;
@@ -243,13 +244,14 @@ pub fn sqs_record(message_id: &str, body: &str) -> Value {
 /// What a stand-in channel API was sent: path, Authorization header, JSON body.
 pub type Recorded = Arc<Mutex<Vec<(String, String, Value)>>>;
 
-/// A local HTTP server standing in for the Graph API: records each request
-/// and answers as Meta does.
-pub async fn graph_api() -> (String, Recorded) {
+/// A local HTTP server standing in for every channel's API (the Graph
+/// API, Instagram's, Telegram's Bot API): records each request and answers
+/// as they do, with the receipt each channel reads.
+pub async fn channel_api() -> (String, Recorded) {
     let recorded: Recorded = Arc::default();
-    async fn messages(
+    async fn record(
         State(recorded): State<Recorded>,
-        Path(phone_number_id): Path<String>,
+        Path(path): Path<String>,
         headers: HeaderMap,
         Json(body): Json<Value>,
     ) -> Json<Value> {
@@ -260,14 +262,36 @@ pub async fn graph_api() -> (String, Recorded) {
         recorded
             .lock()
             .unwrap()
-            .push((format!("/{phone_number_id}/messages"), auth, body));
-        Json(json!({ "messaging_product": "whatsapp", "messages": [{ "id": "wamid.SENT1" }] }))
+            .push((format!("/{path}"), auth, body));
+        Json(json!({
+            // WhatsApp's Cloud API
+            "messaging_product": "whatsapp", "messages": [{ "id": "wamid.SENT1" }],
+            // Messenger's and Instagram's Send API
+            "recipient_id": "1", "message_id": "m_SENT1",
+            // Telegram's Bot API
+            "ok": true, "result": { "message_id": 86 },
+        }))
     }
     let app = Router::new()
-        .route("/{phone_number_id}/messages", post(messages))
+        .route("/{*path}", post(record))
         .with_state(recorded.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, recorded)
+}
+
+/// The demo configuration's text with every channel that has an API sending
+/// to `api` (a stand-in: nothing here may reach a real provider).
+pub fn demo_text_with_api(api: &str) -> String {
+    let demo = Config::demo();
+    let mut text = accueil_core::config::DEMO.to_string();
+    for &channel in Channel::ALL {
+        if channels::api(&demo, channel).is_some() {
+            let header = format!("[channels.{channel}]");
+            assert!(text.contains(&header), "the demo has no {header}");
+            text = text.replace(&header, &format!("{header}\napi_base_url = \"{api}\""));
+        }
+    }
+    text
 }

@@ -6,7 +6,7 @@
 use accueil_aws::dynamodb::DynamoStore;
 use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_core::ports::Store;
-use accueil_e2e::{aws, graph_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
+use accueil_e2e::{aws, channel_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::{json, Value};
@@ -24,8 +24,8 @@ struct Cloud {
 
 /// The demo business, its WhatsApp acknowledgements sent to a local stand-in
 /// for the Graph API (nothing here may reach the real one).
-async fn demo_on_local_graph_api() -> (String, accueil_e2e::Recorded) {
-    let (api, recorded) = graph_api().await;
+async fn demo_on_local_channel_api() -> (String, accueil_e2e::Recorded) {
+    let (api, recorded) = channel_api().await;
     let config = accueil_core::config::DEMO.replace(
         "access_token = \"demo-access-token\"",
         &format!("access_token = \"demo-access-token\"\napi_base_url = \"{api}\""),
@@ -35,7 +35,7 @@ async fn demo_on_local_graph_api() -> (String, accueil_e2e::Recorded) {
 
 impl Cloud {
     async fn new() -> Cloud {
-        Cloud::with_config(demo_on_local_graph_api().await.0).await
+        Cloud::with_config(demo_on_local_channel_api().await.0).await
     }
 
     async fn with_config(config: String) -> Cloud {
@@ -194,8 +194,8 @@ async fn a_form_goes_through_ingest_and_sqs_into_dynamodb_and_is_acknowledged_by
 }
 
 #[tokio::test]
-async fn whatsapp_through_the_functions_is_acknowledged_once_on_the_graph_api() {
-    let (config, recorded) = demo_on_local_graph_api().await;
+async fn whatsapp_through_the_functions_is_acknowledged_once_on_the_channel_api() {
+    let (config, recorded) = demo_on_local_channel_api().await;
     let cloud = Cloud::with_config(config).await;
     let payload = whatsapp_text("33600000301", "wamid.AWS1", "Bonjour depuis WhatsApp");
     assert_eq!(cloud.ingest_whatsapp(&payload).await.0, 200);
@@ -243,7 +243,8 @@ async fn a_malformed_record_is_the_only_one_reported_failed() {
 #[tokio::test]
 async fn the_digest_function_emails_the_owner_through_ses() {
     let owner = format!("{}@example.com", aws::unique("owner"));
-    let cloud = Cloud::with_config(demo_on_local_graph_api().await.0.replace(OWNER, &owner)).await;
+    let cloud =
+        Cloud::with_config(demo_on_local_channel_api().await.0.replace(OWNER, &owner)).await;
     let payload = whatsapp_text(
         "33600000501",
         "wamid.DIGEST1",
@@ -325,7 +326,7 @@ async fn the_configuration_and_its_secrets_can_live_in_ssm() {
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let prefix = format!("/{}", aws::unique("accueil"));
     let secret = "secret-from-ssm";
-    let config = demo_on_local_graph_api().await.0.replace(
+    let config = demo_on_local_channel_api().await.0.replace(
         "\"demo-app-secret\"",
         &format!("\"ssm:{prefix}/app_secret\""),
     );

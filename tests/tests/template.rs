@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_core::ports::{Job, Queue, QueueError, SystemClock};
-use accueil_e2e::{aws, graph_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
+use accueil_e2e::{aws, channel_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
 use base64::Engine;
 use no_queue::NoQueue;
 use serde_json::{json, Value as Json};
@@ -371,7 +371,7 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
     aws::verify_sender(&sdk, "bonjour@atelier-lune.example").await;
 
     // As deployed: the configuration and a secret in SSM.
-    let (api, _sent) = graph_api().await;
+    let (api, _sent) = channel_api().await;
     let prefix = format!("/{}", aws::unique("accueil"));
     let config = accueil_core::config::DEMO
         .replace(

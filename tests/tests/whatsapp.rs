@@ -1,7 +1,7 @@
 //! WhatsApp Cloud API through the HTTP server on loopback into SQLite.
 
 use accueil_core::ports::{Clock, Store};
-use accueil_e2e::{demo_config, graph_api, open_hours, saturday_night, whatsapp_text, Bench};
+use accueil_e2e::{channel_api, demo_config, open_hours, saturday_night, whatsapp_text, Bench};
 use serde_json::{json, Value};
 
 async fn bench() -> Bench {
@@ -224,7 +224,7 @@ async fn messages_from_one_contact_join_one_open_thread_and_the_quiet_period_hol
 
 #[tokio::test]
 async fn with_an_api_base_url_the_acknowledgement_is_really_sent() {
-    let (api, recorded) = graph_api().await;
+    let (api, recorded) = channel_api().await;
     let config = demo_config(&[(
         "access_token = \"demo-access-token\"",
         &format!("access_token = \"demo-access-token\"\napi_base_url = \"{api}\""),
