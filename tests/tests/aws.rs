@@ -5,8 +5,12 @@
 
 use accueil_aws::dynamodb::DynamoStore;
 use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
+use accueil_core::channels::{self, Channel, Sample};
+use accueil_core::config::{Config, LocalSecrets};
 use accueil_core::ports::Store;
-use accueil_e2e::{aws, channel_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
+use accueil_e2e::{
+    aws, channel_api, demo_text_with_api, sqs_record, whatsapp_text, DEMO_APP_SECRET,
+};
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::{json, Value};
@@ -218,6 +222,78 @@ async fn whatsapp_through_the_functions_is_acknowledged_once_on_the_channel_api(
     assert_eq!(sent[0].0, "/100200300400500/messages");
     assert_eq!(sent[0].2["to"], "33600000301");
     assert_eq!(sent[0].2["context"]["message_id"], "wamid.AWS1");
+}
+
+#[tokio::test]
+async fn every_channel_through_the_lambda_ingest_handler_reaches_dynamodb_and_is_acknowledged() {
+    let (api, recorded) = channel_api().await;
+    let cloud = Cloud::with_config(demo_text_with_api(&api)).await;
+    let config = Config::parse(&cloud.config, &LocalSecrets).unwrap();
+    let customer = format!("{}@example.com", aws::unique("all"));
+    for &channel in Channel::ALL {
+        let from = match channels::api(&config, channel) {
+            Some(_) => channels::demo_sender(channel),
+            // Acknowledged by SES: a fresh address, to find its email.
+            None => customer.as_str(),
+        };
+        let sample = channels::sample(
+            &config,
+            channel,
+            &Sample {
+                from,
+                text: "Bonjour de partout",
+                name: None,
+                id: Some("9001"),
+                at: chrono::Utc::now(),
+            },
+        )
+        .unwrap();
+        let headers: serde_json::Map<String, Value> = sample
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let body = String::from_utf8(sample.body).unwrap();
+        let (status, _) = cloud
+            .ingest(sample.path, Value::Object(headers), &body)
+            .await;
+        assert_eq!(status, 200, "{channel}");
+    }
+    let mut records = Vec::new();
+    while records.len() < Channel::ALL.len() {
+        let batch = cloud.receive_batch().await;
+        assert!(
+            !batch.is_empty(),
+            "{} of {} on the queue",
+            records.len(),
+            Channel::ALL.len()
+        );
+        records.extend(batch);
+    }
+    assert!(failures(&cloud.process(records).await).is_empty());
+
+    let mut stored: Vec<Channel> = cloud
+        .store()
+        .threads()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.channel)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, Channel::ALL);
+    // One acknowledgement per channel with an API, on the stand-in; the
+    // requests themselves are checked in tests/channels.rs.
+    let with_api = Channel::ALL
+        .iter()
+        .filter(|&&c| channels::api(&config, c).is_some())
+        .count();
+    assert_eq!(recorded.lock().unwrap().len(), with_api);
+    assert_eq!(
+        emails_to(&customer).await.len(),
+        1,
+        "the form's acknowledgement by SES"
+    );
 }
 
 #[tokio::test]
