@@ -17,8 +17,10 @@ pub struct SimulateArgs {
     /// The channel, named as in `[channels.<name>]`.
     #[arg(value_parser = channel)]
     channel: Channel,
-    /// Who writes: an email for the web form; a phone number or a
-    /// WhatsApp user id (US.123…) for WhatsApp.
+    /// Who writes, as the channel knows them: an email for the web form; a
+    /// phone number or a WhatsApp user id (US.123…) for WhatsApp; the page-
+    /// or Instagram-scoped id (digits) for Messenger and Instagram; the user
+    /// id (digits) for Telegram.
     #[arg(long)]
     from: String,
     /// What they write.
@@ -27,7 +29,7 @@ pub struct SimulateArgs {
     /// Their name.
     #[arg(long)]
     name: Option<String>,
-    /// The provider's message id, to replay a delivery (WhatsApp).
+    /// The provider's message id, to replay a delivery (a number on Telegram).
     #[arg(long)]
     id: Option<String>,
     /// The server's address.

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
+use accueil_core::channels::{self, Channel};
 use accueil_core::ports::{Job, Queue, QueueError, SystemClock};
 use accueil_e2e::{aws, channel_api, sqs_record, whatsapp_text, DEMO_APP_SECRET};
 use base64::Engine;
@@ -163,41 +164,37 @@ mod no_queue {
     }
 }
 
-/// The paths the code names: every channel's `PATH` constant and /health.
-fn paths_in_code() -> BTreeSet<String> {
-    let mut paths = BTreeSet::from(["/health".to_string()]);
-    let mut folders = vec![root().join("shared/core/src/channels")];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-                continue;
-            }
-            let source = std::fs::read_to_string(&path).unwrap();
-            for line in source.lines() {
-                if let Some(rest) = line.trim().strip_prefix("pub const PATH: &str = \"") {
-                    paths.insert(rest.trim_end_matches("\";").to_string());
-                }
-            }
+/// What the registry says is served: each channel's webhook, by its
+/// methods, and /health.
+fn routes_of_the_registry() -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::from([("GET".to_string(), "/health".to_string())]);
+    for &channel in Channel::ALL {
+        let (methods, path) = channels::webhook(channel);
+        for method in methods.split('/') {
+            routes.insert((method.to_string(), path.to_string()));
         }
     }
-    paths
+    routes
 }
 
 #[tokio::test]
-async fn every_route_the_ingest_router_serves_is_routed_and_no_other() {
+async fn the_http_api_routes_every_channel_of_the_registry_as_the_router_serves_it() {
     let template = template();
     let routed = routed(&template);
+    assert_eq!(
+        routed,
+        routes_of_the_registry(),
+        "the HTTP API's routes differ from the channel registry's webhooks"
+    );
+    // The demo enables every channel: its router must serve exactly those.
     let router = accueil_core::ingest::router(
         Arc::new(accueil_core::config::Config::demo()),
         Arc::new(NoQueue),
         Arc::new(SystemClock),
     );
-    let mut candidates = paths_in_code();
-    candidates.extend(routed.iter().map(|(_, p)| p.clone()));
     let mut served = BTreeSet::new();
-    for path in &candidates {
+    let paths: BTreeSet<&String> = routed.iter().map(|(_, p)| p).collect();
+    for path in paths {
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let request = axum::http::Request::builder()
                 .method(method)
@@ -210,11 +207,27 @@ async fn every_route_the_ingest_router_serves_is_routed_and_no_other() {
             }
         }
     }
-    assert!(served.len() >= 4, "the probe found too little: {served:?}");
     assert_eq!(
         routed, served,
         "the HTTP API's routes differ from what the ingest router serves"
     );
+}
+
+#[test]
+fn every_channel_has_a_webhook_url_output() {
+    let template = template();
+    let outputs = template["Outputs"].as_mapping().expect("outputs");
+    for &channel in Channel::ALL {
+        let (_, path) = channels::webhook(channel);
+        let found = outputs.values().any(|o| {
+            strings(&o["Value"]).iter().any(|v| {
+                v.ends_with(&format!(
+                    "execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}{path}"
+                ))
+            })
+        });
+        assert!(found, "{channel}: no output gives the URL of {path}");
+    }
 }
 
 /// The actions a function's role allows, platform permissions set apart.
@@ -456,7 +469,7 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
     assert_eq!(messages.len(), 2);
     let quarantine =
         accueil_aws::sqs::encode(&Job::Quarantine(accueil_core::domain::Quarantined::new(
-            accueil_core::domain::Channel::Whatsapp,
+            Channel::Whatsapp,
             chrono::Utc::now(),
             "unreadable".into(),
             b"%PDF",
