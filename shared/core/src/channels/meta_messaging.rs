@@ -18,6 +18,7 @@ use crate::domain::{
     Sender, UserId,
 };
 use crate::ports::ApiRequest;
+use crate::channels::wire::given;
 use crate::webhook::Parsed;
 
 /// The way back to the customer: from the account that received the
@@ -39,16 +40,6 @@ pub struct Platform<'a> {
     pub account_id: &'a str,
     /// The channel's variant of the way back.
     pub reply_target: fn(Target) -> ReplyTarget,
-}
-
-/// Declares wire structs in which every field may be absent: Meta adds and
-/// omits fields between versions, and a missing one must not cost a message.
-macro_rules! wire {
-    ($($name:ident { $($field:ident: $ty:ty),* $(,)? })*) => {$(
-        #[derive(Default, Deserialize)]
-        #[serde(default)]
-        struct $name { $($field: $ty),* }
-    )*};
 }
 
 wire! {
@@ -261,9 +252,6 @@ fn attachment(m: &Media) -> Option<Attachment> {
     })
 }
 
-fn given(s: &Option<String>) -> Option<&str> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
 
 /// The Send API request that answers a message: a reply within the
 /// customer's 24-hour window (`messaging_type: RESPONSE`).

@@ -6,6 +6,9 @@
 //! `[channels.<name>]`, the routes, the senders, the digest, `simulate`, the
 //! tests that walk fixtures, samples and the template) reads that list.
 
+#[macro_use]
+mod wire;
+
 pub mod meta_messaging;
 pub mod meta_signature;
 pub mod meta_webhook;

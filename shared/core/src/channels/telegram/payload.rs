@@ -7,7 +7,6 @@
 //! messages) is counted and left alone. Reasons name fields, never content.
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::Target;
@@ -15,17 +14,8 @@ use crate::domain::{
     Address, Amendment, Attachment, Change, Channel, Envelope, ProviderMessageId, ReplyTarget,
     Sender, UserId, Username,
 };
+use crate::channels::wire::given;
 use crate::webhook::Parsed;
-
-/// Declares wire structs in which every field may be absent: the Bot API
-/// adds fields often, and a missing one must not cost a message.
-macro_rules! wire {
-    ($($name:ident { $($field:ident: $ty:ty),* $(,)? })*) => {$(
-        #[derive(Default, Deserialize)]
-        #[serde(default)]
-        struct $name { $($field: $ty),* }
-    )*};
-}
 
 wire! {
     Update { update_id: Option<i64>, message: Option<Value>, edited_message: Option<Value> }
@@ -260,6 +250,3 @@ fn attachment(kind: &str, reference: &str) -> Attachment {
     }
 }
 
-fn given(s: &Option<String>) -> Option<&str> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}

@@ -7,13 +7,13 @@
 //! `wamid` encodes the sender's number).
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{bsuid, Recipient, Target};
 use crate::domain::{
     Address, Attachment, Channel, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender,
 };
+use crate::channels::wire::given;
 use crate::webhook::Parsed;
 
 /// The body as a whole is not a WhatsApp webhook. No payload text goes in
@@ -26,16 +26,6 @@ pub enum PayloadError {
     NotWhatsapp,
     #[error("a whatsapp_business_account webhook without the entry/changes shape")]
     Malformed,
-}
-
-/// Declares wire structs in which every field may be absent: Meta adds and
-/// omits fields between API versions, and a missing one must not cost a message.
-macro_rules! wire {
-    ($($name:ident { $($field:ident: $ty:ty),* $(,)? })*) => {$(
-        #[derive(Default, Deserialize)]
-        #[serde(default)]
-        struct $name { $($field: $ty),* }
-    )*};
 }
 
 wire! {
@@ -381,11 +371,6 @@ fn timestamp(value: Option<&Value>) -> Option<DateTime<Utc>> {
         _ => return None,
     };
     DateTime::from_timestamp(seconds, 0)
-}
-
-/// A field that says something: present and not blank.
-fn given(field: &Option<String>) -> Option<&str> {
-    field.as_deref().filter(|s| !s.trim().is_empty())
 }
 
 fn join_words<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
