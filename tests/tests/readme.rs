@@ -33,12 +33,18 @@ fn every_channel_is_configured_and_pointed_at_in_the_readme() {
         }
         let label = channels::label(channel, Language::En);
         if !pointing.contains(&format!("\n#### {label}")) {
-            missing.push(format!("#### {label}… under ### 4. Point each channel at its URL"));
+            missing.push(format!(
+                "#### {label}… under ### 4. Point each channel at its URL"
+            ));
         }
         let (_, path) = channels::webhook(channel);
         if !readme.contains(path) {
             missing.push(format!("its webhook {path}"));
         }
     }
-    assert!(missing.is_empty(), "the README lacks:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "the README lacks:\n{}",
+        missing.join("\n")
+    );
 }

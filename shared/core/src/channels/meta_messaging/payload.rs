@@ -1,6 +1,6 @@
-//! What Messenger and Instagram share: the webhook body
+//! Reads Messenger's and Instagram's webhook body,
 //! `{"object": "page"|"instagram", "entry": [{"id", "messaging": [event]}]}`,
-//! read into envelopes, and the Send API request that answers one.
+//! into envelopes.
 //!
 //! Each event is read on its own, so one odd event never costs the others.
 //! An unsend (`is_deleted`) withdraws the message it names. Not customer
@@ -10,29 +10,18 @@
 //! account. Reasons name positions, never content or ids.
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::Target;
+use crate::channels::wire::given;
 use crate::domain::{
     Address, Amendment, Attachment, Change, Channel, Envelope, ProviderMessageId, ReplyTarget,
     Sender, UserId,
 };
-use crate::ports::ApiRequest;
-use crate::channels::wire::given;
 use crate::webhook::Parsed;
 
-/// The way back to the customer: from the account that received the
-/// message, to the id it knows them by.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Target {
-    /// The page id (Messenger) or Instagram account id.
-    pub account_id: String,
-    /// The page-scoped id (PSID) or Instagram-scoped id (IGSID).
-    pub recipient: UserId,
-}
-
-/// One of the two platforms, as this business configured it.
-pub struct Platform<'a> {
+/// The account a delivery is read for.
+pub struct Account<'a> {
     pub channel: Channel,
     /// The body's `object`.
     pub object: &'static str,
@@ -77,7 +66,7 @@ wire! {
 const UNSUPPORTED: &str = "[unsupported message]";
 
 pub fn parse(
-    platform: &Platform<'_>,
+    platform: &Account<'_>,
     body: &[u8],
     arrived_at: DateTime<Utc>,
 ) -> Result<Parsed, String> {
@@ -122,7 +111,7 @@ enum Read {
 }
 
 fn read_event(
-    platform: &Platform<'_>,
+    platform: &Account<'_>,
     raw: Value,
     arrived_at: DateTime<Utc>,
 ) -> Result<Read, String> {
@@ -250,49 +239,4 @@ fn attachment(m: &Media) -> Option<Attachment> {
         mime_type: None,
         filename: None,
     })
-}
-
-
-/// The Send API request that answers a message: a reply within the
-/// customer's 24-hour window (`messaging_type: RESPONSE`).
-pub fn send_text(channel: Channel, target: &Target, text: &str) -> ApiRequest {
-    ApiRequest {
-        channel,
-        path: format!("/{}/messages", target.account_id),
-        body: json!({
-            "recipient": { "id": target.recipient.as_str() },
-            "messaging_type": "RESPONSE",
-            "message": { "text": text },
-        }),
-    }
-}
-
-/// The Send API's answer: `{"recipient_id": "…", "message_id": "m_…"}`.
-pub fn receipt(answer: &Value) -> Option<String> {
-    answer["message_id"].as_str().map(str::to_string)
-}
-
-/// A text message event as the platform sends it, for `accueil simulate`.
-pub fn sample_body(
-    platform: &Platform<'_>,
-    from: &str,
-    text: &str,
-    mid: &str,
-    at: DateTime<Utc>,
-) -> Vec<u8> {
-    json!({
-        "object": platform.object,
-        "entry": [{
-            "id": platform.account_id,
-            "time": at.timestamp_millis(),
-            "messaging": [{
-                "sender": { "id": from },
-                "recipient": { "id": platform.account_id },
-                "timestamp": at.timestamp_millis(),
-                "message": { "mid": mid, "text": text },
-            }]
-        }]
-    })
-    .to_string()
-    .into_bytes()
 }
