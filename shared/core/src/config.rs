@@ -527,6 +527,39 @@ monday = ["09:00-12:30", "14:00-18:00"]
     }
 
     #[test]
+    fn each_channel_s_errors_name_its_key_and_never_repeat_a_secret() {
+        let messenger = "[channels.messenger]\npage_id = \"1\"\nverify_token = \"v\"\napp_secret = \"s\"\npage_access_token = \"t\"\n";
+        let e = error_of(&format!(
+            "{MINIMAL}{}",
+            messenger.replace("\"1\"", "\"my page\"")
+        ));
+        assert_eq!(e.key, "channels.messenger.page_id");
+        let e = error_of(&format!(
+            "{MINIMAL}{}",
+            messenger.replace("page_access_token", "access_token")
+        ));
+        assert_eq!(e.key, "channels.messenger.access_token");
+        let instagram = "[channels.instagram]\naccount_id = \"1\"\nverify_token = \"v\"\napp_secret = \"s\"\naccess_token = \"\"\n";
+        let e = error_of(&format!("{MINIMAL}{instagram}"));
+        assert_eq!(e.key, "channels.instagram.access_token");
+
+        let telegram = |token: &str, secret: &str| {
+            format!("{MINIMAL}[channels.telegram]\nbot_token = \"{token}\"\nsecret_token = \"{secret}\"\n")
+        };
+        let e = error_of(&telegram("not-a-token-at-all", "s"));
+        assert_eq!(e.key, "channels.telegram.bot_token");
+        assert!(!e.to_string().contains("not-a-token-at-all"), "{e}");
+        let e = error_of(&telegram("123:abc", "with spaces"));
+        assert_eq!(e.key, "channels.telegram.secret_token");
+        let e = error_of(&format!(
+            "{}api_base_url = \"ftp://x\"\n",
+            telegram("123:abc", "s")
+        ));
+        assert_eq!(e.key, "channels.telegram.api_base_url");
+        assert!(Config::parse(&telegram("123:abc", "s_-9"), &LocalSecrets).is_ok());
+    }
+
+    #[test]
     fn a_business_with_no_channel_is_refused() {
         let e = error_of(&MINIMAL.replace("[channels.webform]", ""));
         assert_eq!(e.key, "channels");

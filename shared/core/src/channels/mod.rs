@@ -194,6 +194,84 @@ fn read_section<M: ChannelModule>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{
+        ChannelAddress, Contact, ContactId, EmailAddress, PhoneNumber, ThreadStatus, UserId,
+        Username,
+    };
+
+    fn thread(channel: Channel, addresses: Vec<Address>) -> Thread {
+        let at = "2026-11-24T09:00:00Z".parse().unwrap();
+        Thread {
+            id: ThreadId::parse("T-0123456789").unwrap(),
+            contact: Contact {
+                id: ContactId::generate(),
+                name: None,
+                addresses: addresses
+                    .into_iter()
+                    .map(|a| ChannelAddress::new(channel, a))
+                    .collect(),
+                created_at: at,
+            },
+            channel,
+            status: ThreadStatus::Open,
+            opened_at: at,
+            last_message_at: at,
+            message_count: 1,
+            last_excerpt: String::new(),
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn each_channel_links_the_owner_to_where_they_answer() {
+        let config = Config::demo();
+        let id = || Address::UserId(UserId::parse("700000077").unwrap());
+        let cases = [
+            (
+                thread(
+                    Channel::Webform,
+                    vec![Address::Email(
+                        EmailAddress::parse("zoe@example.com").unwrap(),
+                    )],
+                ),
+                Some("mailto:zoe@example.com?subject=T-0123456789"),
+            ),
+            (
+                thread(
+                    Channel::Whatsapp,
+                    vec![Address::Phone(PhoneNumber::parse("+33600000077").unwrap())],
+                ),
+                Some("https://wa.me/33600000077"),
+            ),
+            (thread(Channel::Whatsapp, vec![id()]), None),
+            (
+                thread(Channel::Messenger, vec![id()]),
+                Some(
+                    "https://business.facebook.com/latest/inbox/messenger?asset_id=100200300400501",
+                ),
+            ),
+            (
+                thread(Channel::Instagram, vec![id()]),
+                Some("https://www.instagram.com/direct/inbox/"),
+            ),
+            (
+                thread(
+                    Channel::Telegram,
+                    vec![id(), Address::Username(Username::parse("zoe_m").unwrap())],
+                ),
+                Some("https://t.me/zoe_m"),
+            ),
+            (thread(Channel::Telegram, vec![id()]), None),
+        ];
+        for (thread, expected) in cases {
+            assert_eq!(
+                reply_link(&config, &thread).as_deref(),
+                expected,
+                "{}",
+                thread.channel
+            );
+        }
+    }
 
     #[test]
     fn a_channel_is_named_alike_in_files_urls_and_stored_data() {
