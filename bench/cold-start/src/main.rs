@@ -295,15 +295,21 @@ async fn main() -> Result<()> {
     let mut runs = 10usize;
     let mut bin_dir = PathBuf::from("target/release");
     let mut function_cpu = None;
+    let mut config = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().context("--runs N")?.parse()?,
             "--bin-dir" => bin_dir = args.next().context("--bin-dir DIR")?.into(),
+            // Another business than the demo, to see what its configuration costs.
+            "--config" => {
+                let path = args.next().context("--config FILE")?;
+                config = Some(std::fs::read_to_string(&path).with_context(|| path.clone())?)
+            }
             "--function-cpu" => {
                 function_cpu = Some(args.next().context("--function-cpu N")?.parse()?)
             }
             other => {
-                bail!("unknown argument {other:?} (--runs N, --bin-dir DIR, --function-cpu N)")
+                bail!("unknown argument {other:?} (--runs N, --bin-dir DIR, --config FILE, --function-cpu N)")
             }
         }
     }
@@ -313,7 +319,7 @@ async fn main() -> Result<()> {
         queue,
         dead_letter_queue,
     } = provision().await?;
-    let config = accueil_core::config::DEMO.to_string();
+    let config = config.unwrap_or_else(|| accueil_core::config::DEMO.to_string());
     let functions = [
         Function {
             name: "empty-lambda",
