@@ -71,6 +71,7 @@ impl Local {
             store: Arc::new(self.database.clone()),
             mailer: Arc::new(self.outbox.clone()),
             sender: Arc::new(ChannelApis::new(&self.config, Some(outbox))),
+            queue: Arc::new(self.database.clone()),
             clock: Arc::new(SystemClock),
         }
     }

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use accueil_core::channels;
 use accueil_core::digest::Digest;
 use accueil_core::domain::{
-    Address, Channel, ChannelAddress, EmailAddress, PhoneNumber, ThreadId, UserId, Username,
+    AckState, Acknowledgement, Address, Channel, ChannelAddress, EmailAddress, PhoneNumber,
+    ThreadId, UserId, Username,
 };
 use accueil_core::ports::ThreadWithMessages;
 use accueil_core::wording::Language;
@@ -104,8 +105,38 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
         for a in &m.attachments {
             println!("  + {} {}", a.kind, a.reference);
         }
+        if let Some(ack) = &m.acknowledgement {
+            println!("  acknowledgement: {}", acknowledgement_line(ack));
+        }
     }
     Ok(())
+}
+
+/// `sent (wamid.…)`, `failed after 3 attempts: whatsapp answered 400`…
+fn acknowledgement_line(ack: &Acknowledgement) -> String {
+    let attempts = match ack.attempts {
+        0 => String::new(),
+        1 => " after 1 attempt".to_string(),
+        n => format!(" after {n} attempts"),
+    };
+    match ack.state {
+        AckState::Sent => format!(
+            "sent{attempts} ({})",
+            ack.receipt.as_deref().unwrap_or("no receipt")
+        ),
+        AckState::Failed => format!(
+            "failed{attempts}: {}",
+            ack.reason.as_deref().unwrap_or("no reason given")
+        ),
+        AckState::Skipped => format!(
+            "none owed ({})",
+            ack.reason.as_deref().unwrap_or("no reason given")
+        ),
+        AckState::Pending => match &ack.reason {
+            Some(reason) => format!("pending, retrying{attempts} (last: {reason})"),
+            None => "pending".to_string(),
+        },
+    }
 }
 
 pub async fn close(place: &Place, id: &str) -> Result<()> {

@@ -5,11 +5,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use accueil_core::digest::Digest;
 use accueil_core::domain::{
-    AcknowledgementRecord, Address, Amendment, Change, Channel, ChannelAddress, Contact, ContactId,
-    EmailAddress, Message, MessageId, PhoneNumber, ProviderMessageId, Quarantined, Thread,
-    ThreadId, ThreadStatus,
+    AckState, Acknowledgement, Address, Amendment, Change, Channel, ChannelAddress, Contact,
+    ContactId, EmailAddress, Message, MessageId, PhoneNumber, ProviderMessageId, Quarantined,
+    Thread, ThreadId, ThreadStatus,
 };
-use accueil_core::ports::{Amended, Appended, Store};
+use accueil_core::ports::{Amended, Appended, Claim, Store};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
@@ -44,6 +44,7 @@ fn thread(contact: &Contact, opened_at: DateTime<Utc>) -> Thread {
         message_count: 0,
         last_excerpt: String::new(),
         closed_at: None,
+        unacknowledged: false,
     }
 }
 
@@ -71,15 +72,30 @@ fn late_message(
         attachments: Vec::new(),
         edited_at: None,
         deleted_at: None,
+        acknowledgement: None,
     }
+}
+
+/// Appends as process does, with the contact of the message's thread.
+async fn append(store: &dyn Store, m: &Message) -> Appended {
+    let thread = store
+        .thread(&m.thread_id)
+        .await
+        .unwrap()
+        .expect("the thread is stored");
+    store
+        .append_message(m, &thread.thread.contact.id)
+        .await
+        .unwrap()
 }
 
 /// Runs every assertion against `store`, which must be empty.
 pub async fn store(store: &dyn Store) {
     contacts_are_found_by_any_address(store).await;
+    a_new_contact_is_all_or_nothing(store).await;
     messages_are_deduplicated_and_ordered(store).await;
     threads_list_by_wait_and_by_activity_and_close(store).await;
-    acknowledgements_are_read_back_by_time(store).await;
+    acknowledgements_are_owed_claimed_and_settled(store).await;
     quarantine_and_digest_marks(store).await;
     new_since_the_last_digest_is_by_the_time_we_stored(store).await;
     forgetting_erases_everything_of_a_contact(store).await;
@@ -93,8 +109,8 @@ async fn customers_edit_and_withdraw_their_messages(store: &dyn Store) {
     store.open_thread(&t).await.unwrap();
     let first = message(&t, "a-1", t0(), "Premier");
     let second = message(&t, "a-2", t0() + Duration::minutes(1), "Second");
-    store.append_message(&first).await.unwrap();
-    store.append_message(&second).await.unwrap();
+    append(store, &first).await;
+    append(store, &second).await;
     let amend = |id: &str, change: Change| Amendment {
         channel: t.channel,
         provider_id: ProviderMessageId::parse(id).unwrap(),
@@ -163,15 +179,11 @@ async fn customers_edit_and_withdraw_their_messages(store: &dyn Store) {
         ("", 0)
     );
     // A message that comes after still takes the excerpt.
-    store
-        .append_message(&message(
-            &t,
-            "a-3",
-            t0() + Duration::minutes(9),
-            "Troisième",
-        ))
-        .await
-        .unwrap();
+    append(
+        store,
+        &message(&t, "a-3", t0() + Duration::minutes(9), "Troisième"),
+    )
+    .await;
     let read = store.thread(&t.id).await.unwrap().unwrap();
     assert_eq!(
         (read.thread.last_excerpt.as_str(), read.thread.message_count),
@@ -184,6 +196,25 @@ async fn customers_edit_and_withdraw_their_messages(store: &dyn Store) {
             .await
             .unwrap(),
         Amended::Unknown
+    );
+}
+
+async fn a_new_contact_is_all_or_nothing(store: &dyn Store) {
+    let first = contact("Noé", "noe@example.com", "+33600000301");
+    assert!(store.create_contact(&first).await.unwrap());
+    // The same person, made at the same time by a second of their messages.
+    let twin = contact("Noé", "noe-bis@example.com", "+33600000301");
+    assert!(!store.create_contact(&twin).await.unwrap());
+    let by_other = twin.addresses[0].clone();
+    assert_eq!(store.find_contact(&[by_other]).await.unwrap(), None);
+    let by_shared = twin.addresses[1].clone();
+    assert_eq!(
+        store
+            .find_contact(&[by_shared])
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(first.id)
     );
 }
 
@@ -274,18 +305,15 @@ async fn messages_are_deduplicated_and_ordered(store: &dyn Store) {
     );
 
     let first = message(&t, "p-1", t0(), "Bonjour, première question");
-    assert_eq!(store.append_message(&first).await.unwrap(), Appended::New);
+    assert_eq!(append(store, &first).await, Appended::New);
     // The same provider id again, even under another message id, is a duplicate.
     let again = message(&t, "p-1", t0(), "Bonjour, première question");
-    assert_eq!(
-        store.append_message(&again).await.unwrap(),
-        Appended::Duplicate
-    );
+    assert_eq!(append(store, &again).await, Appended::Duplicate);
     let later = message(&t, "p-2", t0() + Duration::minutes(10), "Et une deuxième");
-    assert_eq!(store.append_message(&later).await.unwrap(), Appended::New);
+    assert_eq!(append(store, &later).await, Appended::New);
     // Arriving late but written earlier: counted, without taking the excerpt.
     let earlier = message(&t, "p-3", t0() + Duration::minutes(5), "Entre les deux");
-    assert_eq!(store.append_message(&earlier).await.unwrap(), Appended::New);
+    assert_eq!(append(store, &earlier).await, Appended::New);
 
     let full = store.thread(&t.id).await.unwrap().unwrap();
     assert_eq!(full.thread.message_count, 3);
@@ -328,19 +356,16 @@ async fn threads_list_by_wait_and_by_activity_and_close(store: &dyn Store) {
     let t_new = thread(&new, base + Duration::hours(2));
     store.open_thread(&t_new).await.unwrap();
     store.open_thread(&t_old).await.unwrap();
-    store
-        .append_message(&message(&t_new, "w-1", base + Duration::hours(2), "new"))
-        .await
-        .unwrap();
-    store
-        .append_message(&message(
-            &t_old,
-            "w-2",
-            base + Duration::hours(3),
-            "old, again",
-        ))
-        .await
-        .unwrap();
+    append(
+        store,
+        &message(&t_new, "w-1", base + Duration::hours(2), "new"),
+    )
+    .await;
+    append(
+        store,
+        &message(&t_old, "w-2", base + Duration::hours(3), "old, again"),
+    )
+    .await;
 
     let waiting: Vec<ThreadId> = store
         .open_threads_by_wait()
@@ -413,36 +438,136 @@ async fn threads_list_by_wait_and_by_activity_and_close(store: &dyn Store) {
     );
 }
 
-async fn acknowledgements_are_read_back_by_time(store: &dyn Store) {
+fn owed(mut m: Message, ack: Acknowledgement) -> Message {
+    m.acknowledgement = Some(ack);
+    m
+}
+
+async fn acknowledgement_of(store: &dyn Store, m: &Message) -> Option<Acknowledgement> {
+    let thread = store.thread(&m.thread_id).await.unwrap().unwrap();
+    let stored = thread.messages.into_iter().find(|s| s.id == m.id).unwrap();
+    stored.acknowledgement
+}
+
+async fn acknowledgements_are_owed_claimed_and_settled(store: &dyn Store) {
+    let lease = std::time::Duration::from_secs(60);
     let cleo = contact("Cléo", "cleo@example.com", "+33600000106");
     store.save_contact(&cleo).await.unwrap();
     let t = thread(&cleo, t0());
     store.open_thread(&t).await.unwrap();
-    for hours in [0, 5, 10] {
-        store
-            .record_acknowledgement(&AcknowledgementRecord {
-                thread_id: t.id.clone(),
-                contact_id: cleo.id.clone(),
-                channel: Channel::Webform,
-                sent_at: t0() + Duration::hours(hours),
-                receipt: format!("r-{hours}"),
-            })
-            .await
-            .unwrap();
+    let at = |hours| t0() + Duration::hours(hours);
+    let first = owed(message(&t, "k-0", at(0), "one"), Acknowledgement::pending());
+    let second = owed(message(&t, "k-5", at(5), "two"), Acknowledgement::pending());
+    let quiet = owed(
+        message(&t, "k-6", at(6), "three"),
+        Acknowledgement::skipped("quiet_period"),
+    );
+    let third = owed(
+        message(&t, "k-10", at(10), "four"),
+        Acknowledgement::pending(),
+    );
+    for m in [&first, &second, &quiet, &third] {
+        assert_eq!(append(store, m).await, Appended::New);
     }
-    let since = store
-        .acknowledgements_to(&cleo.id, t0() + Duration::hours(4))
-        .await
-        .unwrap();
+    // Owed ones count for the quiet period and the daily cap; skipped ones do not.
     assert_eq!(
-        since,
-        vec![t0() + Duration::hours(5), t0() + Duration::hours(10)]
+        store.acknowledgements_to(&cleo.id, at(4)).await.unwrap(),
+        vec![at(5), at(10)]
     );
     assert!(store
         .acknowledgements_to(&ContactId::generate(), t0())
         .await
         .unwrap()
         .is_empty());
+    assert_eq!(
+        acknowledgement_of(store, &quiet).await,
+        Some(Acknowledgement::skipped("quiet_period"))
+    );
+
+    let claim = |m: &Message, attempt: u32, now: DateTime<Utc>| {
+        let (channel, id) = (m.channel, m.provider_id.clone());
+        async move {
+            store
+                .claim_acknowledgement(channel, &id, attempt, now, lease)
+                .await
+                .unwrap()
+        }
+    };
+    let settle = |m: &Message, outcome: Acknowledgement| {
+        let (thread, channel, id) = (m.thread_id.clone(), m.channel, m.provider_id.clone());
+        async move {
+            store
+                .settle_acknowledgement(&thread, channel, &id, &outcome)
+                .await
+                .unwrap()
+        }
+    };
+    // One attempt at a time; a failure for now hands over to the next attempt.
+    let now = at(11);
+    assert_eq!(claim(&first, 0, now).await, Claim::Claimed);
+    assert_eq!(claim(&first, 0, now).await, Claim::Busy);
+    settle(&first, Acknowledgement::retrying("timeout".into(), 1)).await;
+    assert_eq!(
+        acknowledgement_of(store, &first).await,
+        Some(Acknowledgement::retrying("timeout".into(), 1))
+    );
+    assert_eq!(claim(&first, 0, now).await, Claim::Settled);
+    assert_eq!(claim(&first, 1, now).await, Claim::Claimed);
+    settle(&first, Acknowledgement::sent("r-1".into(), 2)).await;
+    // Nothing changes a sent acknowledgement, and none is attempted again.
+    settle(&first, Acknowledgement::failed("late".into(), 3)).await;
+    assert_eq!(
+        acknowledgement_of(store, &first).await,
+        Some(Acknowledgement::sent("r-1".into(), 2))
+    );
+    for attempt in 0..4 {
+        assert_eq!(claim(&first, attempt, now).await, Claim::Settled);
+    }
+    // A holder that crashed loses its lease when it runs out.
+    assert_eq!(claim(&second, 0, now).await, Claim::Claimed);
+    assert_eq!(
+        claim(&second, 0, now + Duration::seconds(30)).await,
+        Claim::Busy
+    );
+    assert_eq!(
+        claim(&second, 0, now + Duration::minutes(2)).await,
+        Claim::Claimed
+    );
+    settle(&second, Acknowledgement::failed("blocked".into(), 1)).await;
+    assert_eq!(
+        acknowledgement_of(store, &second).await.map(|a| a.state),
+        Some(AckState::Failed)
+    );
+    // Skipped, unknown, or stored before acknowledgements were recorded.
+    assert_eq!(claim(&quiet, 0, now).await, Claim::Settled);
+    let unknown = message(&t, "k-unknown", at(1), "never stored");
+    assert_eq!(claim(&unknown, 0, now).await, Claim::Settled);
+    let before = message(&t, "k-before", at(1), "from an earlier version");
+    append(store, &before).await;
+    assert_eq!(claim(&before, 0, now).await, Claim::Settled);
+    assert_eq!(acknowledgement_of(store, &before).await, None);
+
+    // A thread whose every acknowledgement failed is flagged for the
+    // digest; one with any acknowledgement sent is not.
+    let dora = contact("Dora", "dora.ack@example.com", "+33600000117");
+    store.save_contact(&dora).await.unwrap();
+    let unheard = thread(&dora, t0());
+    store.open_thread(&unheard).await.unwrap();
+    let refused = owed(
+        message(&unheard, "k-20", at(1), "hello?"),
+        Acknowledgement::pending(),
+    );
+    append(store, &refused).await;
+    assert_eq!(claim(&refused, 0, now).await, Claim::Claimed);
+    settle(
+        &refused,
+        Acknowledgement::failed("invalid recipient".into(), 1),
+    )
+    .await;
+    let open = store.open_threads_by_wait().await.unwrap();
+    let flag = |id: &ThreadId| open.iter().find(|o| &o.id == id).unwrap().unacknowledged;
+    assert!(flag(&unheard.id));
+    assert!(!flag(&t.id));
 }
 
 async fn quarantine_and_digest_marks(store: &dyn Store) {
@@ -516,7 +641,7 @@ async fn new_since_the_last_digest_is_by_the_time_we_stored(store: &dyn Store) {
     let t = thread(&dora, digest_at - Duration::hours(1));
     store.open_thread(&t).await.unwrap();
     let before = message(&t, "d-1", digest_at - Duration::hours(1), "Avant");
-    store.append_message(&before).await.unwrap();
+    append(store, &before).await;
     store.record_digest(digest_at).await.unwrap();
     // Stamped a second before the digest, stored after it.
     let stamped_before = late_message(
@@ -535,7 +660,7 @@ async fn new_since_the_last_digest_is_by_the_time_we_stored(store: &dyn Store) {
         "Hier",
     );
     for m in [&stamped_before, &redelivered] {
-        assert_eq!(store.append_message(m).await.unwrap(), Appended::New);
+        assert_eq!(append(store, m).await, Appended::New);
     }
 
     let full = store.thread(&t.id).await.unwrap().unwrap();
@@ -569,21 +694,12 @@ async fn forgetting_erases_everything_of_a_contact(store: &dyn Store) {
     store.save_contact(&dan).await.unwrap();
     let t = thread(&dan, t0());
     store.open_thread(&t).await.unwrap();
-    store
-        .append_message(&message(&t, "f-1", t0(), "private"))
-        .await
-        .unwrap();
-    store
-        .append_message(&message(&t, "f-2", t0(), "more private"))
-        .await
-        .unwrap();
+    append(store, &message(&t, "f-1", t0(), "private")).await;
+    append(store, &message(&t, "f-2", t0(), "more private")).await;
     store.close_thread(&t.id, t0()).await.unwrap();
     let t2 = thread(&dan, t0() + Duration::hours(1));
     store.open_thread(&t2).await.unwrap();
-    store
-        .append_message(&message(&t2, "f-3", t0(), "again"))
-        .await
-        .unwrap();
+    append(store, &message(&t2, "f-3", t0(), "again")).await;
 
     let forgotten = store
         .forget_contact(&dan.addresses[1])
@@ -613,10 +729,7 @@ async fn forgetting_erases_everything_of_a_contact(store: &dyn Store) {
     let t3 = thread(&back, t0());
     store.open_thread(&t3).await.unwrap();
     assert_eq!(
-        store
-            .append_message(&message(&t3, "f-1", t0(), "hello"))
-            .await
-            .unwrap(),
+        append(store, &message(&t3, "f-1", t0(), "hello")).await,
         Appended::New
     );
 }

@@ -7,6 +7,7 @@ pub mod conformance;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -17,7 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 
 use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
-use accueil_core::channels::{self, Channel};
+use accueil_core::channels::{self, Channel, Sample, SampleRequest};
 use accueil_core::config::{Config, LocalSecrets};
 use accueil_core::ingest;
 use accueil_core::outbound::ChannelApis;
@@ -86,7 +87,7 @@ pub struct Bench {
     pub outbox: Outbox,
     pub clock: Arc<TestClock>,
     pub base: String,
-    processor: Processor,
+    processor: Arc<Processor>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -100,16 +101,19 @@ impl Bench {
     pub async fn start_in(dir: tempfile::TempDir, config: Config, now: DateTime<Utc>) -> Bench {
         let config = Arc::new(config);
         let clock = TestClock::at(now);
-        let database = Database::open(&dir.path().join("accueil.db")).unwrap();
+        let database = Database::open(&dir.path().join("accueil.db"))
+            .unwrap()
+            .with_clock(clock.clone());
         let outbox = Outbox::new(dir.path().join("outbox")).unwrap();
         let fallback: Arc<dyn ChannelSender> = Arc::new(outbox.clone());
-        let processor = Processor {
+        let processor = Arc::new(Processor {
             config: config.clone(),
             store: Arc::new(database.clone()),
             mailer: Arc::new(outbox.clone()),
             sender: Arc::new(ChannelApis::new(&config, Some(fallback))),
+            queue: Arc::new(database.clone()),
             clock: clock.clone(),
-        };
+        });
         let app = ingest::router(config.clone(), Arc::new(database.clone()), clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -141,6 +145,16 @@ impl Bench {
     }
 
     /// Processes everything queued, as the worker would.
+    /// The processor the worker runs, to run jobs as the test likes.
+    pub fn processor(&self) -> Arc<Processor> {
+        self.processor.clone()
+    }
+
+    /// Moves the clock forward: what was delayed until then is due.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.set(self.clock.now() + by);
+    }
+
     pub async fn settle(&self) -> usize {
         worker::drain(&self.database, &self.processor)
             .await
@@ -162,6 +176,34 @@ impl Bench {
             request = request.header(*name, *value);
         }
         request.send().await.unwrap()
+    }
+
+    /// A webhook of the channel from the demo's sender, signed as its
+    /// provider would, with this id and text, sent at `open_hours()`.
+    pub fn sample(&self, channel: Channel, id: &str, text: &str) -> SampleRequest {
+        channels::sample(
+            &self.config,
+            channel,
+            &Sample {
+                from: channels::demo_sender(channel),
+                text,
+                name: Some("Zoé"),
+                id: Some(id),
+                at: open_hours(),
+            },
+        )
+        .unwrap()
+    }
+
+    /// Posts the request's headers with `body` (its own, or an altered one).
+    pub async fn post_request(&self, request: &SampleRequest, body: Vec<u8>) -> reqwest::Response {
+        let (content_type, headers): (Vec<_>, Vec<_>) = request
+            .headers
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .partition(|(k, _)| *k == "content-type");
+        self.post(request.path, content_type[0].1, &headers, body)
+            .await
     }
 
     /// Posts a WhatsApp webhook signed with the demo's app secret.
@@ -216,6 +258,12 @@ pub fn whatsapp_text(from_digits: &str, id: &str, text: &str) -> String {
     )
 }
 
+/// The same, sent just now: what the functions on the system's clock take,
+/// WhatsApp's reply window counting from the stamp.
+pub fn whatsapp_text_now(from_digits: &str, id: &str, text: &str) -> String {
+    whatsapp_text_sent(from_digits, id, text, Utc::now())
+}
+
 /// The same, stamped by WhatsApp as sent at `sent` (whole seconds).
 pub fn whatsapp_text_sent(from_digits: &str, id: &str, text: &str, sent: DateTime<Utc>) -> String {
     json!({
@@ -244,41 +292,109 @@ pub fn sqs_record(message_id: &str, body: &str) -> Value {
 /// What a stand-in channel API was sent: path, Authorization header, JSON body.
 pub type Recorded = Arc<Mutex<Vec<(String, String, Value)>>>;
 
+/// How the stand-in for the channels' APIs answers; a test switches it
+/// while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// As the provider does when it takes the message.
+    Accept,
+    /// This status, with an error body.
+    Fail(u16),
+    /// Never: the connection stays open until the sender gives up.
+    Hang,
+}
+
 /// A local HTTP server standing in for every channel's API (the Graph
-/// API, Instagram's, Telegram's Bot API): records each request and answers
-/// as they do, with the receipt each channel reads.
-pub async fn channel_api() -> (String, Recorded) {
-    let recorded: Recorded = Arc::default();
-    async fn record(
-        State(recorded): State<Recorded>,
-        Path(path): Path<String>,
-        headers: HeaderMap,
-        Json(body): Json<Value>,
-    ) -> Json<Value> {
-        let auth = headers
-            .get("authorization")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        recorded
-            .lock()
-            .unwrap()
-            .push((format!("/{path}"), auth, body));
-        Json(json!({
-            // WhatsApp's Cloud API
-            "messaging_product": "whatsapp", "messages": [{ "id": "wamid.SENT1" }],
-            // Messenger's and Instagram's Send API
-            "recipient_id": "1", "message_id": "m_SENT1",
-            // Telegram's Bot API
-            "ok": true, "result": { "message_id": 86 },
-        }))
+/// API, Instagram's, Telegram's Bot API): records each request it accepts
+/// and answers as they do, with the receipt each channel reads.
+pub struct StandIn {
+    pub base: String,
+    /// The requests it accepted: the acknowledgements delivered.
+    pub delivered: Recorded,
+    /// Every request it received, accepted or not.
+    pub attempts: Arc<AtomicUsize>,
+    pub answer: Arc<Mutex<Answer>>,
+}
+
+impl StandIn {
+    pub async fn start() -> StandIn {
+        #[derive(Clone)]
+        struct Shared {
+            delivered: Recorded,
+            attempts: Arc<AtomicUsize>,
+            answer: Arc<Mutex<Answer>>,
+        }
+        async fn answer(
+            State(shared): State<Shared>,
+            Path(path): Path<String>,
+            headers: HeaderMap,
+            Json(body): Json<Value>,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            shared.attempts.fetch_add(1, Ordering::SeqCst);
+            let answer = *shared.answer.lock().unwrap();
+            match answer {
+                Answer::Accept => {}
+                Answer::Fail(status) => {
+                    let status = axum::http::StatusCode::from_u16(status).unwrap();
+                    let error = json!({ "error": { "message": "stand-in failure", "code": status.as_u16() } });
+                    return (status, Json(error)).into_response();
+                }
+                Answer::Hang => {
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                }
+            }
+            let auth = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            shared
+                .delivered
+                .lock()
+                .unwrap()
+                .push((format!("/{path}"), auth, body));
+            Json(json!({
+                // WhatsApp's Cloud API
+                "messaging_product": "whatsapp", "messages": [{ "id": "wamid.SENT1" }],
+                // Messenger's and Instagram's Send API
+                "recipient_id": "1", "message_id": "m_SENT1",
+                // Telegram's Bot API
+                "ok": true, "result": { "message_id": 86 },
+            }))
+            .into_response()
+        }
+        let shared = Shared {
+            delivered: Arc::default(),
+            attempts: Arc::default(),
+            answer: Arc::new(Mutex::new(Answer::Accept)),
+        };
+        let app = Router::new()
+            .route("/{*path}", post(answer))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        StandIn {
+            base,
+            delivered: shared.delivered,
+            attempts: shared.attempts,
+            answer: shared.answer,
+        }
     }
-    let app = Router::new()
-        .route("/{*path}", post(record))
-        .with_state(recorded.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (base, recorded)
+
+    pub fn answer(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    pub fn delivered(&self) -> usize {
+        self.delivered.lock().unwrap().len()
+    }
+}
+
+/// The stand-in, always accepting: its base URL and what it received.
+pub async fn channel_api() -> (String, Recorded) {
+    let stand_in = StandIn::start().await;
+    (stand_in.base, stand_in.delivered)
 }
 
 /// The demo configuration's text with every channel that has an API sending

@@ -7,9 +7,11 @@ use accueil_aws::dynamodb::DynamoStore;
 use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_core::channels::{self, Channel, Sample};
 use accueil_core::config::{Config, LocalSecrets};
+use accueil_core::domain::AckState;
 use accueil_core::ports::Store;
 use accueil_e2e::{
-    aws, channel_api, demo_text_with_api, sqs_record, whatsapp_text, DEMO_APP_SECRET,
+    aws, channel_api, demo_text_with_api, sqs_record, whatsapp_text_now, Answer, StandIn,
+    DEMO_APP_SECRET,
 };
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -125,6 +127,7 @@ impl Cloud {
             &self.sdk,
             accueil_process::Settings {
                 table: self.table.clone(),
+                queue_url: self.queue_url.clone(),
                 config: self.config.clone(),
             },
         )
@@ -201,7 +204,7 @@ async fn a_form_goes_through_ingest_and_sqs_into_dynamodb_and_is_acknowledged_by
 async fn whatsapp_through_the_functions_is_acknowledged_once_on_the_channel_api() {
     let (config, recorded) = demo_on_local_channel_api().await;
     let cloud = Cloud::with_config(config).await;
-    let payload = whatsapp_text("33600000301", "wamid.AWS1", "Bonjour depuis WhatsApp");
+    let payload = whatsapp_text_now("33600000301", "wamid.AWS1", "Bonjour depuis WhatsApp");
     assert_eq!(cloud.ingest_whatsapp(&payload).await.0, 200);
     // The provider delivers the same webhook twice.
     assert_eq!(cloud.ingest_whatsapp(&payload).await.0, 200);
@@ -300,7 +303,8 @@ async fn every_channel_through_the_lambda_ingest_handler_reaches_dynamodb_and_is
 async fn a_malformed_record_is_the_only_one_reported_failed() {
     let cloud = Cloud::new().await;
     for (i, text) in ["Premier", "Second"].iter().enumerate() {
-        let payload = whatsapp_text(&format!("3360000040{i}"), &format!("wamid.BATCH{i}"), text);
+        let payload =
+            whatsapp_text_now(&format!("3360000040{i}"), &format!("wamid.BATCH{i}"), text);
         assert_eq!(cloud.ingest_whatsapp(&payload).await.0, 200);
     }
     let mut batch = cloud.receive_batch().await;
@@ -321,7 +325,7 @@ async fn the_digest_function_emails_the_owner_through_ses() {
     let owner = format!("{}@example.com", aws::unique("owner"));
     let cloud =
         Cloud::with_config(demo_on_local_channel_api().await.0.replace(OWNER, &owner)).await;
-    let payload = whatsapp_text(
+    let payload = whatsapp_text_now(
         "33600000501",
         "wamid.DIGEST1",
         "Une question <b>urgente</b>",
@@ -369,7 +373,7 @@ async fn the_digest_function_emails_the_owner_through_ses() {
 #[tokio::test]
 async fn a_forged_signature_gets_401_and_nothing_reaches_sqs() {
     let cloud = Cloud::new().await;
-    let payload = whatsapp_text("33600000601", "wamid.FORGED", "hello");
+    let payload = whatsapp_text_now("33600000601", "wamid.FORGED", "hello");
     let forged = MetaSignature::new("wrong").sign(payload.as_bytes());
     let (status, _) = cloud
         .ingest(
@@ -391,7 +395,7 @@ async fn ingest_answers_503_when_sqs_cannot_take_the_message_so_the_provider_ret
         aws::unique("missing")
     );
     let (status, _) = cloud
-        .ingest_whatsapp(&whatsapp_text("33600000701", "wamid.503", "hello"))
+        .ingest_whatsapp(&whatsapp_text_now("33600000701", "wamid.503", "hello"))
         .await;
     assert_eq!(status, 503);
 }
@@ -428,7 +432,7 @@ async fn the_configuration_and_its_secrets_can_live_in_ssm() {
     }
     let mut cloud = Cloud::new().await;
     cloud.config = format!("ssm:{prefix}/config");
-    let payload = whatsapp_text("33600000801", "wamid.SSM", "hello");
+    let payload = whatsapp_text_now("33600000801", "wamid.SSM", "hello");
     let signature = MetaSignature::new(secret).sign(payload.as_bytes());
     let (status, _) = cloud
         .ingest(
@@ -473,4 +477,43 @@ fn a_missing_environment_variable_is_named() {
         .unwrap()
         .to_string();
     assert!(e.contains("ACCUEIL_TABLE"), "{e}");
+}
+
+#[tokio::test]
+async fn an_acknowledgement_that_fails_for_now_waits_on_sqs_and_is_delivered_once() {
+    let stand_in = StandIn::start().await;
+    stand_in.answer(Answer::Fail(503));
+    let cloud = Cloud::with_config(demo_text_with_api(&stand_in.base)).await;
+    let payload = whatsapp_text_now("33600000311", "wamid.RETRY", "Vous livrez ?");
+    assert_eq!(cloud.ingest_whatsapp(&payload).await.0, 200);
+    assert!(failures(&cloud.process(cloud.receive_batch().await).await).is_empty());
+    let thread = cloud.store().threads().await.unwrap()[0].id.clone();
+    let acknowledgement = |cloud: &Cloud| {
+        let (store, thread) = (cloud.store(), thread.clone());
+        async move {
+            let full = store.thread(&thread).await.unwrap().unwrap();
+            full.messages[0].acknowledgement.clone().unwrap()
+        }
+    };
+    let pending = acknowledgement(&cloud).await;
+    assert_eq!((pending.state, pending.attempts), (AckState::Pending, 1));
+
+    // The next attempt waits on SQS, delayed; the API is back meanwhile.
+    stand_in.answer(Answer::Accept);
+    let started = std::time::Instant::now();
+    while stand_in.delivered() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never retried"
+        );
+        let batch = cloud.receive_batch().await;
+        assert!(failures(&cloud.process(batch).await).is_empty());
+    }
+    let sent = acknowledgement(&cloud).await;
+    assert_eq!((sent.state, sent.attempts), (AckState::Sent, 2));
+    assert_eq!(sent.receipt.as_deref(), Some("wamid.SENT1"));
+    // Nothing more waits, and it went out once.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(cloud.receive_batch().await.is_empty());
+    assert_eq!(stand_in.delivered(), 1);
 }

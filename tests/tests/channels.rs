@@ -6,7 +6,7 @@
 //! message and one acknowledgement. A channel added to the registry is
 //! checked here without a line changed, except its expected request below.
 
-use accueil_core::channels::{self, Channel, Sample, SampleRequest};
+use accueil_core::channels::{self, Channel};
 use accueil_core::config::{Config, LocalSecrets};
 use accueil_core::ports::Store;
 use accueil_core::webhook::MAX_BODY_BYTES;
@@ -87,32 +87,6 @@ async fn bench_on_stand_in() -> (Bench, Recorded) {
     (Bench::start(config, open_hours()).await, recorded)
 }
 
-fn sample(config: &Config, channel: Channel, id: &str, text: &str) -> SampleRequest {
-    channels::sample(
-        config,
-        channel,
-        &Sample {
-            from: channels::demo_sender(channel),
-            text,
-            name: Some("Zoé"),
-            id: Some(id),
-            at: open_hours(),
-        },
-    )
-    .unwrap()
-}
-
-async fn post(bench: &Bench, request: &SampleRequest, body: Vec<u8>) -> reqwest::Response {
-    let (content_type, headers): (Vec<_>, Vec<_>) = request
-        .headers
-        .iter()
-        .map(|(k, v)| (*k, v.as_str()))
-        .partition(|(k, _)| *k == "content-type");
-    bench
-        .post(request.path, content_type[0].1, &headers, body)
-        .await
-}
-
 fn api_channels(config: &Config) -> Vec<Channel> {
     Channel::ALL
         .iter()
@@ -138,10 +112,10 @@ async fn each_channel_s_message_is_stored_and_acknowledged_once_with_the_documen
         recorded.lock().unwrap().clear();
         // Telegram numbers a chat's messages; the others take any id.
         let id = "4242";
-        let request = sample(&bench.config, channel, id, "Bonjour, vous êtes ouverts ?");
+        let request = bench.sample(channel, id, "Bonjour, vous êtes ouverts ?");
         // The provider delivers twice.
         for _ in 0..2 {
-            let response = post(&bench, &request, request.body.clone()).await;
+            let response = bench.post_request(&request, request.body.clone()).await;
             assert_eq!(response.status(), 200, "{channel}");
         }
         assert_eq!(bench.settle().await, 2, "{channel}");
@@ -179,7 +153,7 @@ async fn each_channel_s_message_is_stored_and_acknowledged_once_with_the_documen
 async fn forged_missing_and_oversized_deliveries_are_refused_and_leave_nothing() {
     let (bench, recorded) = bench_on_stand_in().await;
     for &channel in Channel::ALL {
-        let request = sample(&bench.config, channel, "77", "Bonjour");
+        let request = bench.sample(channel, "77", "Bonjour");
         let oversized = {
             let mut body = request.body.clone();
             body.resize(MAX_BODY_BYTES + 1, b' ');
@@ -190,7 +164,7 @@ async fn forged_missing_and_oversized_deliveries_are_refused_and_leave_nothing()
                 .extend(channels::signature(&bench.config, channel, &body).unwrap());
             (signed, body)
         };
-        let response = post(&bench, &oversized.0, oversized.1).await;
+        let response = bench.post_request(&oversized.0, oversized.1).await;
         assert_eq!(response.status(), 413, "{channel}");
 
         let signature = channels::signature(&bench.config, channel, &request.body).unwrap();
@@ -202,7 +176,7 @@ async fn forged_missing_and_oversized_deliveries_are_refused_and_leave_nothing()
         altered[last] ^= 1;
         // Where the scheme signs the body (Meta's), an altered body is a forgery.
         if channels::signature(&bench.config, channel, &altered).unwrap() != signature {
-            let response = post(&bench, &request, altered).await;
+            let response = bench.post_request(&request, altered).await;
             assert_eq!(response.status(), 401, "{channel}: altered body");
         }
         let mut forged = request.clone();
@@ -213,14 +187,14 @@ async fn forged_missing_and_oversized_deliveries_are_refused_and_leave_nothing()
                 value.push(flipped);
             }
         }
-        let response = post(&bench, &forged, request.body.clone()).await;
+        let response = bench.post_request(&forged, request.body.clone()).await;
         assert_eq!(response.status(), 401, "{channel}: wrong signature");
 
         let mut unsigned = request.clone();
         unsigned
             .headers
             .retain(|(name, _)| !signature.iter().any(|(s, _)| s == name));
-        let response = post(&bench, &unsigned, request.body.clone()).await;
+        let response = bench.post_request(&unsigned, request.body.clone()).await;
         assert_eq!(response.status(), 401, "{channel}: no signature");
     }
     assert_eq!(bench.settle().await, 0);
@@ -287,9 +261,12 @@ async fn a_telegram_edit_and_an_instagram_unsend_change_the_thread_and_are_never
     let (bench, recorded) = bench_on_stand_in().await;
     let sign = |channel, body: &[u8]| channels::signature(&bench.config, channel, body).unwrap();
     for channel in [Channel::Telegram, Channel::Instagram] {
-        let request = sample(&bench.config, channel, "515", "Ouvert demain ?");
+        let request = bench.sample(channel, "515", "Ouvert demain ?");
         assert_eq!(
-            post(&bench, &request, request.body.clone()).await.status(),
+            bench
+                .post_request(&request, request.body.clone())
+                .await
+                .status(),
             200
         );
     }
@@ -354,9 +331,12 @@ async fn a_telegram_edit_and_an_instagram_unsend_change_the_thread_and_are_never
 async fn the_bot_token_is_in_no_outbox_file() {
     // The demo as it is: no API configured, acknowledgements go to the outbox.
     let bench = Bench::start(Config::demo(), open_hours()).await;
-    let request = sample(&bench.config, Channel::Telegram, "9", "Bonjour");
+    let request = bench.sample(Channel::Telegram, "9", "Bonjour");
     assert_eq!(
-        post(&bench, &request, request.body.clone()).await.status(),
+        bench
+            .post_request(&request, request.body.clone())
+            .await
+            .status(),
         200
     );
     bench.settle().await;

@@ -5,8 +5,8 @@ use std::process::{Command, Output};
 
 use accueil_aws::dynamodb::DynamoStore;
 use accueil_core::domain::{
-    Address, Channel, ChannelAddress, Contact, ContactId, EmailAddress, Message, MessageId,
-    ProviderMessageId, Thread, ThreadId, ThreadStatus,
+    Acknowledgement, Address, Channel, ChannelAddress, Contact, ContactId, EmailAddress, Message,
+    MessageId, ProviderMessageId, Thread, ThreadId, ThreadStatus,
 };
 use accueil_core::ports::Store;
 use accueil_e2e::aws;
@@ -90,21 +90,26 @@ async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
         message_count: 0,
         last_excerpt: String::new(),
         closed_at: None,
+        unacknowledged: false,
     };
     store.open_thread(&thread).await.unwrap();
     store
-        .append_message(&Message {
-            id: MessageId::generate(),
-            thread_id: thread.id.clone(),
-            channel: Channel::Webform,
-            provider_id: ProviderMessageId::parse(thread.id.as_str()).unwrap(),
-            sent_at: now,
-            received_at: now,
-            text: "Depuis le nuage".into(),
-            attachments: vec![],
-            edited_at: None,
-            deleted_at: None,
-        })
+        .append_message(
+            &Message {
+                id: MessageId::generate(),
+                thread_id: thread.id.clone(),
+                channel: Channel::Webform,
+                provider_id: ProviderMessageId::parse(thread.id.as_str()).unwrap(),
+                sent_at: now,
+                received_at: now,
+                text: "Depuis le nuage".into(),
+                attachments: vec![],
+                edited_at: None,
+                deleted_at: None,
+                acknowledgement: Some(Acknowledgement::skipped("quiet_period")),
+            },
+            &contact.id,
+        )
         .await
         .unwrap();
 

@@ -4,7 +4,7 @@ use accueil_aws::dynamodb::DynamoStore;
 use accueil_aws::sqs::{self, SqsQueue};
 use accueil_core::domain::{Channel, Quarantined};
 use accueil_core::ports::{Job, Queue};
-use accueil_e2e::{aws, conformance, whatsapp_text};
+use accueil_e2e::{aws, conformance, whatsapp_text_now};
 use accueil_embedded::Database;
 
 #[tokio::test]
@@ -26,7 +26,7 @@ async fn the_store_on_dynamodb() {
 }
 
 fn jobs() -> Vec<Job> {
-    let payload = whatsapp_text("33600000201", "wamid.Q", "Bonjour");
+    let payload = whatsapp_text_now("33600000201", "wamid.Q", "Bonjour");
     let parsed =
         accueil_core::channels::whatsapp::payload::parse(payload.as_bytes(), chrono::Utc::now())
             .unwrap();
@@ -73,7 +73,7 @@ async fn the_queue_on_sqlite() {
     queue_conformance(&database, || async {
         let mut jobs = Vec::new();
         while let Some(claimed) = database
-            .claim(chrono::Utc::now(), chrono::Duration::seconds(60))
+            .claim(chrono::Utc::now(), chrono::Duration::seconds(60), &[])
             .await
             .unwrap()
         {

@@ -343,6 +343,7 @@ async fn main() -> Result<()> {
             binary: bin_dir.join("accueil-process"),
             env: vec![
                 ("ACCUEIL_TABLE", table.clone()),
+                ("ACCUEIL_QUEUE_URL", queue.clone()),
                 ("ACCUEIL_CONFIG", config.clone()),
             ],
             event: sqs_event,
@@ -368,6 +369,7 @@ async fn main() -> Result<()> {
         binary: bin_dir.join("accueil-process"),
         env: vec![
             ("ACCUEIL_TABLE", digest_table),
+            ("ACCUEIL_QUEUE_URL", queue.clone()),
             ("ACCUEIL_CONFIG", config.clone()),
         ],
         event: digest_seed_event,

@@ -94,4 +94,52 @@ mod tests {
         assert!(decode("{\"job\":\"nonsense\"}").is_err());
         assert!(decode("gz:!!!").is_err());
     }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Cases per property, as in core's `never_panic` tests.
+        const CASES: u32 = 512;
+
+        fn sample_body() -> String {
+            encode(&Job::Quarantine(Quarantined::new(
+                Channel::Telegram,
+                "2026-01-01T00:00:00Z".parse().unwrap(),
+                "not JSON".into(),
+                b"%PDF-1.7",
+            )))
+            .unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_record_body_decodes_or_is_refused(body in ".{0,300}") {
+                let _ = decode(&body);
+                let _ = decode(&format!("{GZIP_PREFIX}{body}"));
+            }
+
+            #[test]
+            fn any_gzip_payload_decodes_or_is_refused(
+                bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+                let _ = decode(&format!("{GZIP_PREFIX}{b64}"));
+            }
+
+            #[test]
+            fn a_mutated_job_decodes_or_is_refused(at in any::<usize>(), with in any::<char>()) {
+                let mut body: Vec<char> = sample_body().chars().collect();
+                let i = at % body.len();
+                body[i] = with;
+                let body: String = body.into_iter().collect();
+                if let Ok(job) = decode(&body) {
+                    // What decodes is a job again, whole.
+                    prop_assert_eq!(decode(&encode(&job).unwrap()).unwrap(), job);
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,11 @@
 //! The queue on SQS: ingest sends, the process function receives batches
 //! through its event source mapping.
 
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_sqs::Client;
 
@@ -53,5 +57,54 @@ impl Queue for SqsQueue {
                 .map_err(|e| QueueError(describe(&e)))?;
         }
         Ok(())
+    }
+
+    async fn enqueue_later(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
+        // Whole seconds, rounded up, at most SQS's 15 minutes.
+        let seconds = delay.as_secs_f64().ceil().min(900.0) as i32;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(encode(job)?)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|e| QueueError(describe(&e)))?;
+        Ok(())
+    }
+}
+
+/// The queue as the process function uses it: only to retry an
+/// acknowledgement, which most invocations never do; so its client is made
+/// on first use, and a cold start pays nothing for it.
+pub struct OnFirstUse {
+    sdk: SdkConfig,
+    url: String,
+    queue: OnceLock<SqsQueue>,
+}
+
+impl OnFirstUse {
+    pub fn new(sdk: &SdkConfig, url: impl Into<String>) -> OnFirstUse {
+        OnFirstUse {
+            sdk: sdk.clone(),
+            url: url.into(),
+            queue: OnceLock::new(),
+        }
+    }
+
+    fn queue(&self) -> &SqsQueue {
+        self.queue
+            .get_or_init(|| SqsQueue::new(Client::new(&self.sdk), self.url.clone()))
+    }
+}
+
+#[async_trait]
+impl Queue for OnFirstUse {
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
+        self.queue().enqueue(jobs).await
+    }
+
+    async fn enqueue_later(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
+        self.queue().enqueue_later(job, delay).await
     }
 }

@@ -7,13 +7,27 @@ use crate::config::Config;
 use crate::domain::ThreadId;
 use crate::wording::{spell_duration, spell_moment, Language};
 
-/// Why no acknowledgement was sent.
+/// Why no acknowledgement was owed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
     /// One was sent to this contact within the quiet period.
     QuietPeriod,
     /// The contact already had the day's maximum.
     DailyCap,
+    /// The channel is no longer configured (the message was queued before
+    /// a change of configuration).
+    ChannelNotEnabled,
+}
+
+impl Skip {
+    /// As the thread records it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Skip::QuietPeriod => "quiet_period",
+            Skip::DailyCap => "daily_cap",
+            Skip::ChannelNotEnabled => "channel_not_enabled",
+        }
+    }
 }
 
 /// How far back `decide` needs to see earlier acknowledgements.

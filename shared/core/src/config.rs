@@ -137,7 +137,14 @@ pub struct Business {
 pub struct AckLimits {
     pub quiet_period: Duration,
     pub max_per_contact_per_day: u32,
+    /// The longest wait between two attempts to deliver one acknowledgement.
+    pub retry_max_delay: Duration,
+    /// How long after its message an acknowledgement is still worth trying.
+    pub give_up_after: Duration,
 }
+
+/// SQS delays a message by 15 minutes at most: a retry waits on the queue.
+const LONGEST_RETRY_DELAY: Duration = Duration::from_secs(15 * 60);
 
 impl Config {
     pub fn parse(text: &str, secrets: &dyn SecretSource) -> Result<Config, ConfigError> {
@@ -242,6 +249,10 @@ struct RawAck {
     quiet_period: String,
     #[serde(default = "default_max_per_day")]
     max_per_contact_per_day: u32,
+    #[serde(default = "default_retry_max_delay")]
+    retry_max_delay: String,
+    #[serde(default = "default_give_up_after")]
+    give_up_after: String,
 }
 
 impl Default for RawAck {
@@ -249,8 +260,18 @@ impl Default for RawAck {
         RawAck {
             quiet_period: default_quiet_period(),
             max_per_contact_per_day: default_max_per_day(),
+            retry_max_delay: default_retry_max_delay(),
+            give_up_after: default_give_up_after(),
         }
     }
+}
+
+fn default_retry_max_delay() -> String {
+    "2m".into()
+}
+
+fn default_give_up_after() -> String {
+    "24h".into()
 }
 
 fn default_quiet_period() -> String {
@@ -364,6 +385,16 @@ impl RawConfig {
                 "must be at least 1 (a customer always deserves one acknowledgement)",
             ));
         }
+        let retry_max_delay = hours::parse_duration(&self.ack.retry_max_delay)
+            .map_err(|e| ConfigError::new("ack.retry_max_delay", e))?;
+        if retry_max_delay > LONGEST_RETRY_DELAY || retry_max_delay < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "ack.retry_max_delay",
+                "must be between 1s and 15m (a retry waits on the queue, which holds a job back 15 minutes at most)",
+            ));
+        }
+        let give_up_after = hours::parse_duration(&self.ack.give_up_after)
+            .map_err(|e| ConfigError::new("ack.give_up_after", e))?;
         let digest_time = hours::parse_clock(&self.digest.time)
             .map_err(|e| ConfigError::new("digest.time", e))?;
 
@@ -379,6 +410,8 @@ impl RawConfig {
             ack: AckLimits {
                 quiet_period,
                 max_per_contact_per_day: self.ack.max_per_contact_per_day,
+                retry_max_delay,
+                give_up_after,
             },
             digest_time,
             channels,

@@ -25,6 +25,9 @@ pub struct DigestThread {
     /// Messages stored since the previous digest, whatever their senders' clocks said.
     pub new_messages: usize,
     pub reply_link: Option<String>,
+    /// Every acknowledgement the thread was owed failed: the customer has
+    /// not heard from the business at all.
+    pub unacknowledged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +51,7 @@ struct Labels {
     new: &'static str,
     answer: &'static str,
     close_hint: &'static str,
+    unacknowledged: &'static str,
 }
 
 const FR: Labels = Labels {
@@ -58,6 +62,7 @@ const FR: Labels = Labels {
     new: "Nouveaux",
     answer: "Répondre",
     close_hint: "Une fois répondu : accueil close <référence>.",
+    unacknowledged: "Accusé de réception non délivré",
 };
 
 const EN: Labels = Labels {
@@ -68,6 +73,7 @@ const EN: Labels = Labels {
     new: "New",
     answer: "Answer",
     close_hint: "Once answered: accueil close <reference>.",
+    unacknowledged: "Acknowledgement not delivered",
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +114,9 @@ impl Digest {
             };
             threads.push(line(config, &thread, new_messages, now));
         }
+        // Customers who never heard back come first, the longest-waiting
+        // of them first; then everyone else, in the same order.
+        threads.sort_by_key(|t| !t.unacknowledged);
         Ok(Digest {
             language: config.business.language,
             business: config.business.name.clone(),
@@ -127,7 +136,8 @@ impl Digest {
             .expect("the digest HTML template parses");
         env.add_template("digest.txt", include_str!("../templates/digest.txt"))
             .expect("the digest text template parses");
-        let (labels, title, summary, quarantined_line, dead_letters_line) = match self.language {
+        let unacknowledged = self.threads.iter().filter(|t| t.unacknowledged).count();
+        let (labels, title, summary, quarantined_line, dead_letters_line, unacknowledged_line) = match self.language {
             Language::Fr => (
                 &FR,
                 format!("{} : messages en attente", self.business),
@@ -143,6 +153,9 @@ impl Digest {
                 format!(
                     "{} message(s) n'ont pas pu être traités après plusieurs essais et attendent dans la file des échecs.",
                     self.dead_letters
+                ),
+                format!(
+                    "{unacknowledged} client(s) n'ont reçu aucun accusé de réception (le canal l'a refusé ou est resté injoignable) : ils sont en tête de liste."
                 ),
             ),
             Language::En => (
@@ -161,6 +174,9 @@ impl Digest {
                     "{} message(s) could not be processed after several tries and wait in the dead-letter queue.",
                     self.dead_letters
                 ),
+                format!(
+                    "{unacknowledged} customer(s) received no acknowledgement (the channel refused it or stayed unreachable): they are listed first."
+                ),
             ),
         };
         env.get_template(template)
@@ -174,6 +190,8 @@ impl Digest {
                     quarantined_line,
                     dead_letters => self.dead_letters,
                     dead_letters_line,
+                    unacknowledged,
+                    unacknowledged_line,
                     threads => self.threads,
                 })
             })
@@ -265,6 +283,7 @@ fn line(config: &Config, thread: &Thread, new_messages: usize, now: DateTime<Utc
         excerpt: thread.last_excerpt.clone(),
         new_messages,
         reply_link: channels::reply_link(config, thread),
+        unacknowledged: thread.unacknowledged,
     }
 }
 

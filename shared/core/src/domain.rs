@@ -497,6 +497,10 @@ pub struct Thread {
     pub last_excerpt: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<DateTime<Utc>>,
+    /// An acknowledgement it was owed failed and none was sent: the
+    /// customer has not heard back at all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unacknowledged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -522,6 +526,9 @@ pub struct Message {
     /// attachments are gone, and the digest no longer counts it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// None for messages stored before acknowledgements were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<Acknowledgement>,
 }
 
 /// A change a customer made to a message they sent earlier. Nothing is
@@ -549,16 +556,82 @@ pub enum Change {
     Deleted,
 }
 
-/// An acknowledgement that was sent: the policy reads these back for the
-/// quiet period and the daily cap.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AcknowledgementRecord {
-    pub thread_id: ThreadId,
-    pub contact_id: ContactId,
-    pub channel: Channel,
-    pub sent_at: DateTime<Utc>,
+/// What became of the acknowledgement a message was owed. Recorded with the
+/// message, in the same atomic step, and settled by the attempts to send it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    pub state: AckState,
+    /// Why it failed or was skipped; while pending, what the last attempt met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The provider's id of what was sent, or the outbox file.
-    pub receipt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckState {
+    /// Owed, not delivered yet: an attempt is due.
+    Pending,
+    Sent,
+    /// Refused by the provider, or still failing when retrying became pointless.
+    Failed,
+    /// None was owed (see the reason).
+    Skipped,
+}
+
+impl Acknowledgement {
+    pub fn pending() -> Self {
+        Acknowledgement {
+            state: AckState::Pending,
+            reason: None,
+            receipt: None,
+            attempts: 0,
+        }
+    }
+
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Acknowledgement {
+            state: AckState::Skipped,
+            reason: Some(reason.into()),
+            ..Self::pending()
+        }
+    }
+
+    pub fn sent(receipt: String, attempts: u32) -> Self {
+        Acknowledgement {
+            state: AckState::Sent,
+            reason: None,
+            receipt: Some(receipt),
+            attempts,
+        }
+    }
+
+    pub fn failed(reason: String, attempts: u32) -> Self {
+        Acknowledgement {
+            state: AckState::Failed,
+            reason: Some(reason),
+            receipt: None,
+            attempts,
+        }
+    }
+
+    /// Still owed after `attempts` tries, the last of which met `reason`.
+    pub fn retrying(reason: String, attempts: u32) -> Self {
+        Acknowledgement {
+            state: AckState::Pending,
+            reason: Some(reason),
+            receipt: None,
+            attempts,
+        }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.state == AckState::Pending
+    }
 }
 
 /// An authentic payload that could not be read: kept whole so that nothing

@@ -5,6 +5,7 @@
 pub mod ack;
 pub mod channels;
 pub mod config;
+pub mod delivery;
 pub mod digest;
 pub mod domain;
 pub mod email;

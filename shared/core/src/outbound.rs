@@ -20,7 +20,8 @@ use crate::ports::{ApiRequest, ChannelSender, SendError};
 /// token is in no queued job, outbox file or log line.
 pub const TOKEN_IN_PATH: &str = "{token}";
 
-const ATTEMPTS: u32 = 3;
+/// One attempt's limit. Attempts are retried on the queue (`delivery`),
+/// never here: a slow API holds up no other acknowledgement for longer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where each channel's API requests go.
@@ -88,48 +89,40 @@ impl ChannelApis {
                 None,
             ),
         };
-        let mut last = SendError::Transient("not attempted".into());
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-            }
-            let mut post = self.client().post(&url).json(&request.body);
-            if let Some(token) = bearer {
-                post = post.bearer_auth(token.expose());
-            }
-            let response = post.send().await;
-            // Only the status is reported: a provider's error body can echo
-            // the customer's number and text.
-            match response {
-                Ok(r) if r.status().is_success() => {
-                    let answer: serde_json::Value = r.json().await.unwrap_or_default();
-                    return Ok((endpoint.api.receipt)(&answer).unwrap_or_else(|| "sent".into()));
-                }
-                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
-                    return Err(SendError::Rejected(format!(
-                        "{} answered {}",
-                        request.channel,
-                        r.status()
-                    )));
-                }
-                Ok(r) => {
-                    last =
-                        SendError::Transient(format!("{} answered {}", request.channel, r.status()))
-                }
-                Err(e) => {
-                    last = SendError::Transient(format!(
-                        "{} unreachable ({})",
-                        request.channel,
-                        if e.is_timeout() {
-                            "timeout"
-                        } else {
-                            "connection failed"
-                        }
-                    ))
-                }
-            }
+        let mut post = self.client().post(&url).json(&request.body);
+        if let Some(token) = bearer {
+            post = post.bearer_auth(token.expose());
         }
-        Err(last)
+        // Only the status is reported: a provider's error body can echo the
+        // customer's number and text.
+        match post.send().await {
+            Ok(r) if r.status().is_success() => {
+                let answer: serde_json::Value = r.json().await.unwrap_or_default();
+                Ok((endpoint.api.receipt)(&answer).unwrap_or_else(|| "sent".into()))
+            }
+            // 408 and 429 ask to come back later; other 4xx will not change.
+            Ok(r) if r.status().is_client_error() && ![408, 429].contains(&r.status().as_u16()) => {
+                Err(SendError::Rejected(format!(
+                    "{} answered {}",
+                    request.channel,
+                    r.status()
+                )))
+            }
+            Ok(r) => Err(SendError::Transient(format!(
+                "{} answered {}",
+                request.channel,
+                r.status()
+            ))),
+            Err(e) => Err(SendError::Transient(format!(
+                "{} unreachable ({})",
+                request.channel,
+                if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "connection failed"
+                }
+            ))),
+        }
     }
 }
 

@@ -6,20 +6,36 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::delivery::Delivery;
 use crate::domain::{
-    AcknowledgementRecord, Amendment, Channel, ChannelAddress, Contact, ContactId, Envelope,
-    Message, Quarantined, Thread, ThreadId,
+    Acknowledgement, Amendment, Channel, ChannelAddress, Contact, ContactId, Envelope, Message,
+    ProviderMessageId, Quarantined, Thread, ThreadId,
 };
 use crate::email::OutgoingEmail;
 
-/// What ingest hands to process: a customer message, or an authentic
-/// payload that could not be read and must be kept.
+/// What ingest hands to process: a customer message, an authentic payload
+/// that could not be read and must be kept, a customer's change; and what
+/// process hands itself: an acknowledgement still to deliver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
     Message(Envelope),
     Quarantine(Quarantined),
     Amend(Amendment),
+    Acknowledge(Delivery),
+}
+
+impl Job {
+    /// The channel it concerns: the worker bounds how many jobs of one
+    /// channel run at once.
+    pub fn channel(&self) -> Channel {
+        match self {
+            Job::Message(envelope) => envelope.channel,
+            Job::Quarantine(payload) => payload.channel,
+            Job::Amend(amendment) => amendment.channel,
+            Job::Acknowledge(delivery) => delivery.channel,
+        }
+    }
 }
 
 #[derive(Debug, Error)]
@@ -31,6 +47,9 @@ pub struct QueueError(pub String);
 #[async_trait]
 pub trait Queue: Send + Sync {
     async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError>;
+    /// Enqueues a job that no consumer sees before `delay` has passed (at
+    /// most 15 minutes, SQS's longest).
+    async fn enqueue_later(&self, job: &Job, delay: std::time::Duration) -> Result<(), QueueError>;
 }
 
 #[derive(Debug, Error)]
@@ -55,6 +74,18 @@ pub enum Amended {
     Applied(ThreadId),
     /// No message by that id is stored (never was, or forgotten since).
     Unknown,
+}
+
+/// Whether an attempt at an acknowledgement may go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Yours, for the lease.
+    Claimed,
+    /// Another attempt holds it now.
+    Busy,
+    /// Nothing left to attempt: sent, failed, skipped, owned by a later
+    /// attempt, or its message gone.
+    Settled,
 }
 
 /// A thread with every message in it, oldest first.
@@ -90,7 +121,12 @@ pub trait Store: Send + Sync {
         &self,
         addresses: &[ChannelAddress],
     ) -> Result<Option<Contact>, StoreError>;
-    /// Creates the contact or updates its name and addresses.
+    /// Stores a new contact with its addresses, all or nothing: false, with
+    /// nothing written, when another contact holds one of its addresses
+    /// already (made meanwhile for a concurrent message of the same person).
+    async fn create_contact(&self, contact: &Contact) -> Result<bool, StoreError>;
+    /// Updates a stored contact's name and adds its new addresses; an
+    /// address another contact holds stays with that one.
     async fn save_contact(&self, contact: &Contact) -> Result<(), StoreError>;
     /// The contact's open thread on a channel, if any.
     async fn open_thread_of(
@@ -100,20 +136,48 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<Thread>, StoreError>;
     async fn open_thread(&self, thread: &Thread) -> Result<(), StoreError>;
     /// Adds the message to its thread unless its provider id was seen
-    /// before on that channel; atomic, so a retry can never store it twice.
-    async fn append_message(&self, message: &Message) -> Result<Appended, StoreError>;
-    /// When acknowledgements were sent to the contact since `since`.
+    /// before on that channel, with the acknowledgement it is owed; atomic,
+    /// so a retry can never store it twice nor lose what it is owed. An
+    /// acknowledgement owed counts, from then on, in `acknowledgements_to`
+    /// the thread's `contact`.
+    async fn append_message(
+        &self,
+        message: &Message,
+        contact: &ContactId,
+    ) -> Result<Appended, StoreError>;
     /// Applies a customer's change to the message it names, and keeps the
     /// thread's excerpt and count of live messages true. Applying it again
     /// changes nothing more.
     async fn amend_message(&self, amendment: &Amendment) -> Result<Amended, StoreError>;
-
+    /// When the contact's messages stored since `since` were owed an
+    /// acknowledgement (sent, failed or still pending: one was promised).
     async fn acknowledgements_to(
         &self,
         contact: &ContactId,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, StoreError>;
-    async fn record_acknowledgement(&self, ack: &AcknowledgementRecord) -> Result<(), StoreError>;
+    /// Takes attempt `attempt + 1` at a stored message's acknowledgement,
+    /// for `lease`: it is `Claimed` while pending with `attempt` attempts
+    /// made, no lease running; or with `attempt + 1` made, by a holder whose
+    /// lease ran out (it crashed). `Busy` while another lease runs.
+    async fn claim_acknowledgement(
+        &self,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+        attempt: u32,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<Claim, StoreError>;
+    /// Records what an attempt came to, ending its lease, and on its thread
+    /// whether the customer was acknowledged. Changes nothing once the
+    /// acknowledgement is no longer pending, or its message is gone.
+    async fn settle_acknowledgement(
+        &self,
+        thread: &ThreadId,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+        outcome: &Acknowledgement,
+    ) -> Result<(), StoreError>;
     /// Open threads, the one waiting longest first.
     async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError>;
     /// Every thread, most recent activity first.

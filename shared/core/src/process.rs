@@ -1,5 +1,7 @@
-//! The process side: one queued job at a time, the same code under SQS and
-//! under the local worker. Idempotent on the provider's message id.
+//! The process side: each queued job on its own, the same code under SQS
+//! and under the local worker. A message is stored with the acknowledgement
+//! it is owed, then a first attempt at it is made (`delivery`). Idempotent
+//! on the provider's message id.
 
 use std::sync::Arc;
 
@@ -8,44 +10,49 @@ use thiserror::Error;
 use crate::ack::{self, Skip};
 use crate::channels::{self, Outbound};
 use crate::config::Config;
+use crate::delivery::{Delivered, Delivery};
 use crate::domain::{
-    AcknowledgementRecord, Contact, ContactId, Envelope, Message, MessageId, Thread, ThreadId,
+    Acknowledgement, Contact, ContactId, Envelope, Message, MessageId, Thread, ThreadId,
     ThreadStatus,
 };
 use crate::ports::{
-    Amended, Appended, ChannelSender, Clock, Job, Mailer, SendError, Store, StoreError,
+    Amended, Appended, ChannelSender, Clock, Job, Mailer, Queue, Store, StoreError,
 };
 
 /// What became of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Stored in a thread; `acknowledgement` says whether one went out.
+    /// Stored in a thread, with what it was owed and its first attempt.
     Stored {
         thread: ThreadId,
         acknowledgement: Acknowledged,
     },
-    /// Seen before: nothing changed.
-    Duplicate,
+    /// Seen before: nothing changed, unless its acknowledgement had not
+    /// been attempted yet (a crash right after storing it).
+    Duplicate(Option<Delivered>),
     Quarantined,
     /// A customer's change applied to the message it names, if stored.
     Amended(Amended),
+    /// A later attempt at an acknowledgement.
+    Acknowledgement(Delivered),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acknowledged {
-    Sent(String),
+    /// None was owed.
     Skipped(Skip),
-    /// The channel is no longer configured.
-    NoChannel,
-    /// Sending failed. The message is stored; the acknowledgement is not
-    /// tried again, and only the log line records it.
-    Failed(String),
+    Attempted(Delivered),
 }
 
 #[derive(Debug, Error)]
 pub enum ProcessError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot queue the next attempt: {0}")]
+    Queue(String),
+    /// A concurrent job got there first; this one is tried again later.
+    #[error("{0}; the job is tried again")]
+    Raced(&'static str),
 }
 
 pub struct Processor {
@@ -53,6 +60,8 @@ pub struct Processor {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
     pub sender: Arc<dyn ChannelSender>,
+    /// Where an acknowledgement that failed for now waits for its next attempt.
+    pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -83,6 +92,9 @@ impl Processor {
                 }
                 Ok(Outcome::Amended(amended))
             }
+            Job::Acknowledge(delivery) => {
+                Ok(Outcome::Acknowledgement(self.deliver(delivery).await?))
+            }
         }
     }
 
@@ -110,11 +122,13 @@ impl Processor {
                     message_count: 0,
                     last_excerpt: String::new(),
                     closed_at: None,
+                    unacknowledged: false,
                 };
                 self.store.open_thread(&thread).await?;
                 thread
             }
         };
+        let owed = self.owed(envelope, &contact.id, &thread.id, now).await?;
         let message = Message {
             id: MessageId::generate(),
             thread_id: thread.id.clone(),
@@ -129,14 +143,47 @@ impl Processor {
             attachments: envelope.attachments.clone(),
             edited_at: None,
             deleted_at: None,
+            acknowledgement: Some(match &owed {
+                Owed::Nothing(skip) => Acknowledgement::skipped(skip.reason()),
+                Owed::Acknowledgement(_) => Acknowledgement::pending(),
+            }),
         };
-        if self.store.append_message(&message).await? == Appended::Duplicate {
-            tracing::info!(channel = %envelope.channel, "duplicate delivery ignored");
-            return Ok(Outcome::Duplicate);
+        let delivery = |thread_id: ThreadId, outbound: Outbound| Delivery {
+            thread_id,
+            channel: envelope.channel,
+            provider_id: envelope.provider_id.clone(),
+            sent_at: envelope.sent_at,
+            owed_since: message.received_at,
+            attempt: 0,
+            outbound,
+        };
+        if self.store.append_message(&message, &contact.id).await? == Appended::Duplicate {
+            tracing::info!(channel = %envelope.channel, "duplicate delivery");
+            // Stored by an earlier try, which may have stopped before its
+            // first attempt: the store's claim tells whether one is still
+            // due. The acknowledgement is composed again, the same but for
+            // the moment its promise is made from.
+            let Some(stored) = self
+                .store
+                .thread_of_message(envelope.channel, envelope.provider_id.as_str())
+                .await?
+            else {
+                return Ok(Outcome::Duplicate(None));
+            };
+            let Some(outbound) = self.shape(envelope, &stored, now) else {
+                return Ok(Outcome::Duplicate(None));
+            };
+            let delivered = self.deliver(&delivery(stored, outbound)).await?;
+            return Ok(Outcome::Duplicate(
+                (delivered != Delivered::NotMine).then_some(delivered),
+            ));
         }
-        let acknowledgement = self
-            .acknowledge(envelope, &contact.id, &thread.id, now)
-            .await?;
+        let acknowledgement = match owed {
+            Owed::Nothing(skip) => Acknowledged::Skipped(skip),
+            Owed::Acknowledgement(outbound) => {
+                Acknowledged::Attempted(self.deliver(&delivery(thread.id.clone(), outbound)).await?)
+            }
+        };
         tracing::info!(channel = %envelope.channel, thread = %thread.id, ?acknowledgement, "message stored");
         Ok(Outcome::Stored {
             thread: thread.id,
@@ -152,13 +199,21 @@ impl Processor {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Contact, ProcessError> {
         let addresses = envelope.channel_addresses();
-        let found = self.store.find_contact(&addresses).await?;
-        let mut contact = found.clone().unwrap_or_else(|| Contact {
-            id: ContactId::generate(),
-            name: None,
-            addresses: Vec::new(),
-            created_at: now,
-        });
+        let Some(found) = self.store.find_contact(&addresses).await? else {
+            let contact = Contact {
+                id: ContactId::generate(),
+                name: envelope.sender.name.clone(),
+                addresses,
+                created_at: now,
+            };
+            if !self.store.create_contact(&contact).await? {
+                return Err(ProcessError::Raced(
+                    "the customer was added meanwhile by another of their messages",
+                ));
+            }
+            return Ok(contact);
+        };
+        let mut contact = found.clone();
         for address in addresses {
             if !contact.addresses.contains(&address) {
                 contact.addresses.push(address);
@@ -167,55 +222,51 @@ impl Processor {
         if envelope.sender.name.is_some() {
             contact.name = envelope.sender.name.clone();
         }
-        if found.as_ref() != Some(&contact) {
+        if contact != found {
             self.store.save_contact(&contact).await?;
         }
         Ok(contact)
     }
 
-    async fn acknowledge(
+    /// What the message is owed, decided before it is stored (and stored
+    /// with it).
+    async fn owed(
         &self,
         envelope: &Envelope,
         contact: &ContactId,
         thread: &ThreadId,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Acknowledged, ProcessError> {
+    ) -> Result<Owed, ProcessError> {
         let earlier = self
             .store
             .acknowledgements_to(contact, now - ack::lookback(&self.config))
             .await?;
         if let Err(skip) = ack::decide(&self.config, now, &earlier) {
-            return Ok(Acknowledged::Skipped(skip));
+            return Ok(Owed::Nothing(skip));
         }
-        let text = ack::compose(&self.config, now, envelope.sender.name.as_deref(), thread);
-        let Some(outbound) = channels::acknowledgement(&self.config, envelope, &text) else {
-            return Ok(Acknowledged::NoChannel);
-        };
-        let sent = match &outbound {
-            Outbound::Email(email) => self.mailer.send(email).await,
-            Outbound::Api(request) => self.sender.send(request).await,
-        };
-        match sent {
-            Ok(receipt) => {
-                self.store
-                    .record_acknowledgement(&AcknowledgementRecord {
-                        thread_id: thread.clone(),
-                        contact_id: contact.clone(),
-                        channel: envelope.channel,
-                        sent_at: now,
-                        receipt: receipt.clone(),
-                    })
-                    .await?;
-                Ok(Acknowledged::Sent(receipt))
-            }
-            // The message is stored, so retrying the job would find a
-            // duplicate and never acknowledge: the failure is only logged.
-            Err(e @ (SendError::Transient(_) | SendError::Rejected(_))) => {
-                tracing::warn!(channel = %envelope.channel, error = %e, "acknowledgement not delivered");
-                Ok(Acknowledged::Failed(e.to_string()))
-            }
-        }
+        Ok(match self.shape(envelope, thread, now) {
+            Some(outbound) => Owed::Acknowledgement(outbound),
+            None => Owed::Nothing(Skip::ChannelNotEnabled),
+        })
     }
+
+    /// The acknowledgement, shaped for the envelope's channel; None when
+    /// the channel is no longer enabled.
+    fn shape(
+        &self,
+        envelope: &Envelope,
+        thread: &ThreadId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Outbound> {
+        let text = ack::compose(&self.config, now, envelope.sender.name.as_deref(), thread);
+        channels::acknowledgement(&self.config, envelope, &text)
+    }
+}
+
+/// What a new message is owed.
+enum Owed {
+    Nothing(Skip),
+    Acknowledgement(Outbound),
 }
 
 fn job_kind(job: &Job) -> &'static str {
@@ -223,5 +274,6 @@ fn job_kind(job: &Job) -> &'static str {
         Job::Message(_) => "message",
         Job::Quarantine(_) => "quarantine",
         Job::Amend(_) => "amendment",
+        Job::Acknowledge(_) => "acknowledgement",
     }
 }

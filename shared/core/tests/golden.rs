@@ -11,43 +11,18 @@
 //! Read each rewritten file before keeping it: a blessed file only records
 //! what the code does, not what it should do.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use accueil_core::channels::{self, Channel};
+use accueil_core::channels::Channel;
 use accueil_core::config::Config;
-use accueil_core::ingest;
-use accueil_core::ports::{Clock, Job, Queue, QueueError};
-use async_trait::async_trait;
-use axum::body::Body;
-use axum::http::Request;
-use chrono::{DateTime, Utc};
+use accueil_core::ports::Job;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const EXPECTED_SUFFIX: &str = ".expected.json";
-
-/// Every case arrives at this instant, so fallbacks are stable.
-struct Arrival;
-
-impl Clock for Arrival {
-    fn now(&self) -> DateTime<Utc> {
-        "2026-01-01T00:00:00Z".parse().unwrap()
-    }
-}
-
-/// Keeps what the route queued.
-#[derive(Default)]
-struct Queued(Mutex<Vec<Job>>);
-
-#[async_trait]
-impl Queue for Queued {
-    async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
-        self.0.lock().unwrap().extend_from_slice(jobs);
-        Ok(())
-    }
-}
 
 /// A form's reference is made up at each submission: cases show its place.
 fn stable(text: String) -> String {
@@ -71,38 +46,17 @@ fn stable(text: String) -> String {
 
 fn run_case(config: &Arc<Config>, channel: Channel, input: &Path) -> Value {
     let body = fs::read(input).unwrap();
-    let content_type = match input.extension().and_then(|e| e.to_str()) {
-        Some("form") => "application/x-www-form-urlencoded",
-        _ => "application/json",
-    };
-    let queue = Arc::new(Queued::default());
-    let router = ingest::router(config.clone(), queue.clone(), Arc::new(Arrival));
-    let (_, path) = channels::webhook(channel);
-    let mut request = Request::post(path)
-        .header("content-type", content_type)
-        .header("accept", "application/json");
-    for (name, value) in channels::signature(config, channel, &body).unwrap() {
-        request = request.header(name, value);
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let status = runtime.block_on(async {
-        let response = router
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        response.status().as_u16()
-    });
+    let (status, jobs) = support::deliver(config, channel, support::content_type(input), body);
     let mut messages = Vec::new();
     let mut amendments = Vec::new();
     let mut quarantined = Vec::new();
-    for job in queue.0.lock().unwrap().drain(..) {
+    for job in jobs {
         match job {
             Job::Message(envelope) => messages.push(serde_json::to_value(envelope).unwrap()),
             Job::Amend(amendment) => amendments.push(serde_json::to_value(amendment).unwrap()),
             // The payload is the input itself, its id random.
             Job::Quarantine(q) => quarantined.push(json!(q.reason)),
+            Job::Acknowledge(d) => panic!("a webhook queued an acknowledgement: {d:?}"),
         }
     }
     let mut result = json!({ "status": status, "messages": messages, "quarantined": quarantined });

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use thiserror::Error;
 use tokio::sync::Notify;
 
-use accueil_core::ports::StoreError;
+use accueil_core::ports::{Clock, StoreError, SystemClock};
 
 use crate::schema::{ADDED_COLUMNS, INDEXES, REKEYED, SCHEMA};
 
@@ -35,6 +35,8 @@ pub struct Database {
     pub(crate) connection: Arc<Mutex<Connection>>,
     /// Wakes the worker when a job is enqueued.
     pub(crate) enqueued: Arc<Notify>,
+    /// When queued jobs become available: the system's, or a test's.
+    pub(crate) clock: Arc<dyn Clock>,
     path: PathBuf,
 }
 
@@ -53,8 +55,20 @@ impl Database {
         Ok(Database {
             connection: Arc::new(Mutex::new(connection)),
             enqueued: Arc::new(Notify::new()),
+            clock: Arc::new(SystemClock),
             path: path.to_path_buf(),
         })
+    }
+
+    /// The same database, its queue on `clock`: tests move time forward
+    /// to where a delayed job is due.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Database {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     pub fn path(&self) -> &Path {

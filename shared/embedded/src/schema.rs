@@ -31,7 +31,10 @@ CREATE TABLE IF NOT EXISTS threads (
     last_excerpt     TEXT NOT NULL,
     closed_at        TEXT,
     -- Sent time of the message the excerpt is from (NULL: no message yet).
-    last_sent_at     TEXT
+    last_sent_at     TEXT,
+    -- Acknowledgements of its messages delivered, and failed for good.
+    acks_sent        INTEGER NOT NULL DEFAULT 0,
+    acks_failed      INTEGER NOT NULL DEFAULT 0
 );
 -- At most one open thread per contact and channel: new messages join it.
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_thread ON threads(contact_id, channel) WHERE status = 'open';
@@ -51,10 +54,20 @@ CREATE TABLE IF NOT EXISTS messages (
     -- By the provider's clock: when the customer changed or withdrew it.
     edited_at    TEXT,
     deleted_at   TEXT,
+    -- The acknowledgement it was owed (NULL: stored before they were
+    -- recorded): pending, sent, failed or skipped, and the lease of the
+    -- attempt under way.
+    ack_state         TEXT,
+    ack_reason        TEXT,
+    ack_receipt       TEXT,
+    ack_attempts      INTEGER NOT NULL DEFAULT 0,
+    ack_leased_until  TEXT,
     -- Providers deliver twice: the second copy is refused here.
     UNIQUE (channel, provider_id)
 );
 
+-- When each contact was owed an acknowledgement, for the quiet period and
+-- the daily cap. `receipt` is empty since receipts are kept on the message.
 CREATE TABLE IF NOT EXISTS acknowledgements (
     thread_id   TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
     contact_id  TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
@@ -81,19 +94,21 @@ CREATE TABLE IF NOT EXISTS digests (
 CREATE TABLE IF NOT EXISTS queue (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     job           TEXT NOT NULL,
+    -- The channel it concerns: the worker runs a few of each at once.
+    channel       TEXT,
     enqueued_at   TEXT NOT NULL,
     attempts      INTEGER NOT NULL DEFAULT 0,
     available_at  TEXT NOT NULL,
     last_error    TEXT,
     dead          INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS queue_ready ON queue(dead, available_at);
+
 "#;
 
 /// Columns added since the first schema, for databases made before them:
 /// (table, column, definition, what fills it in existing rows). A database
 /// from before kept one time per message, the sender's, and so both take it.
-pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 4] = [
+pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 12] = [
     (
         "messages",
         "sent_at",
@@ -110,6 +125,20 @@ pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 4] = [
     // Customers' edits and unsends, since Telegram and Instagram.
     ("messages", "edited_at", "TEXT", None),
     ("messages", "deleted_at", "TEXT", None),
+    // Acknowledgements owed until delivered.
+    ("messages", "ack_state", "TEXT", None),
+    ("messages", "ack_reason", "TEXT", None),
+    ("messages", "ack_receipt", "TEXT", None),
+    (
+        "messages",
+        "ack_attempts",
+        "INTEGER NOT NULL DEFAULT 0",
+        None,
+    ),
+    ("messages", "ack_leased_until", "TEXT", None),
+    ("threads", "acks_sent", "INTEGER NOT NULL DEFAULT 0", None),
+    ("threads", "acks_failed", "INTEGER NOT NULL DEFAULT 0", None),
+    ("queue", "channel", "TEXT", None),
 ];
 
 /// Address keys an earlier version spelled otherwise (`ChannelAddress::former_key`):
@@ -118,7 +147,11 @@ pub const REKEYED: &str =
     "UPDATE contact_addresses SET address = replace(address, ':bsuid:', ':id:')
     WHERE address LIKE '%:bsuid:%';";
 
-/// After the columns exist: a thread's messages in the order they were sent.
+/// After the columns exist: a thread's messages in the order they were
+/// sent; the queue's jobs in the order they become available, so that a
+/// claim is one step down the index however long the backlog.
 pub const INDEXES: &str =
     "CREATE INDEX IF NOT EXISTS messages_by_thread_sent ON messages(thread_id, sent_at);
-DROP INDEX IF EXISTS messages_by_thread;";
+DROP INDEX IF EXISTS messages_by_thread;
+CREATE INDEX IF NOT EXISTS queue_by_availability ON queue(dead, available_at, id);
+DROP INDEX IF EXISTS queue_ready;";

@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use accueil_core::delivery;
 use accueil_core::domain::{
-    excerpt, AcknowledgementRecord, Amendment, Change, Channel, ChannelAddress, Contact, ContactId,
-    Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus,
+    excerpt, AckState, Acknowledgement, Amendment, Change, Channel, ChannelAddress, Contact,
+    ContactId, Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus,
     EXCERPT_CHARS,
 };
 use accueil_core::ports::{
-    Amended, Appended, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
+    Amended, Appended, Claim, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
 };
 
 use crate::database::{parse_time, time, Database, DatabaseError};
@@ -58,6 +59,8 @@ fn load_contact(conn: &Connection, id: &str) -> Result<Option<Contact>, Database
     }))
 }
 
+/// The columns a thread is made with; read back with its counts of
+/// acknowledgements delivered and failed.
 const THREAD_COLUMNS: &str = "id, contact_id, channel, status, opened_at, last_message_at, message_count, last_excerpt, closed_at";
 
 struct ThreadRow {
@@ -70,6 +73,8 @@ struct ThreadRow {
     message_count: u32,
     last_excerpt: String,
     closed_at: Option<String>,
+    acks_sent: u32,
+    acks_failed: u32,
 }
 
 impl ThreadRow {
@@ -84,6 +89,8 @@ impl ThreadRow {
             message_count: r.get(6)?,
             last_excerpt: r.get(7)?,
             closed_at: r.get(8)?,
+            acks_sent: r.get(9)?,
+            acks_failed: r.get(10)?,
         })
     }
 
@@ -104,6 +111,7 @@ impl ThreadRow {
             message_count: self.message_count,
             last_excerpt: self.last_excerpt,
             closed_at: self.closed_at.as_deref().map(parse_time).transpose()?,
+            unacknowledged: self.acks_failed > 0 && self.acks_sent == 0,
         })
     }
 }
@@ -113,11 +121,32 @@ fn query_threads(
     sql_tail: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<Thread>, DatabaseError> {
-    let mut stmt = conn.prepare(&format!("SELECT {THREAD_COLUMNS} FROM threads {sql_tail}"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {THREAD_COLUMNS}, acks_sent, acks_failed FROM threads {sql_tail}"
+    ))?;
     let rows = stmt
         .query_map(params, ThreadRow::read)?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(|r| r.into_thread(conn)).collect()
+}
+
+fn ack_state_text(state: AckState) -> &'static str {
+    match state {
+        AckState::Pending => "pending",
+        AckState::Sent => "sent",
+        AckState::Failed => "failed",
+        AckState::Skipped => "skipped",
+    }
+}
+
+fn ack_state(text: &str) -> Result<AckState, DatabaseError> {
+    Ok(match text {
+        "pending" => AckState::Pending,
+        "sent" => AckState::Sent,
+        "failed" => AckState::Failed,
+        "skipped" => AckState::Skipped,
+        _ => return Err(corrupt("acknowledgement state")),
+    })
 }
 
 fn status_text(status: ThreadStatus) -> &'static str {
@@ -149,6 +178,39 @@ impl Store for Database {
                     }
                 }
                 Ok(None)
+            })
+            .await?)
+    }
+
+    async fn create_contact(&self, contact: &Contact) -> Result<bool, StoreError> {
+        let contact = contact.clone();
+        Ok(self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                tx.execute(
+                    "INSERT INTO contacts (id, name, created_at) VALUES (?1, ?2, ?3)",
+                    params![contact.id.as_str(), contact.name, time(contact.created_at)],
+                )?;
+                for (position, address) in contact.addresses.iter().enumerate() {
+                    let taken = tx
+                        .query_row(
+                            "SELECT 1 FROM contact_addresses WHERE address = ?1",
+                            [address.key()],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some();
+                    // Dropped unfinished, the transaction writes nothing.
+                    if taken {
+                        return Ok(false);
+                    }
+                    tx.execute(
+                        "INSERT INTO contact_addresses (address, contact_id, position) VALUES (?1, ?2, ?3)",
+                        params![address.key(), contact.id.as_str(), position as i64],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(true)
             })
             .await?)
     }
@@ -217,14 +279,21 @@ impl Store for Database {
             .await?)
     }
 
-    async fn append_message(&self, message: &Message) -> Result<Appended, StoreError> {
+    async fn append_message(
+        &self,
+        message: &Message,
+        contact: &ContactId,
+    ) -> Result<Appended, StoreError> {
         let m = message.clone();
+        let contact = contact.to_string();
         Ok(self
             .with(move |conn| {
                 let tx = conn.transaction()?;
+                let ack = m.acknowledgement.as_ref();
                 let inserted = tx.execute(
-                    "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, sent_at, received_at, text, attachments)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
+                        ack_state, ack_reason, ack_receipt, ack_attempts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     params![
                         m.id.as_str(),
                         m.thread_id.as_str(),
@@ -234,6 +303,10 @@ impl Store for Database {
                         time(m.received_at),
                         m.text,
                         serde_json::to_string(&m.attachments).expect("attachments serialize"),
+                        ack.map(|a| ack_state_text(a.state)),
+                        ack.and_then(|a| a.reason.as_deref()),
+                        ack.and_then(|a| a.receipt.as_deref()),
+                        ack.map_or(0, |a| a.attempts),
                     ],
                 )?;
                 if inserted == 0 {
@@ -249,6 +322,12 @@ impl Store for Database {
                      WHERE id = ?1",
                     params![m.thread_id.as_str(), time(m.received_at), time(m.sent_at), excerpt(&m.text, EXCERPT_CHARS)],
                 )?;
+                if ack.is_some_and(Acknowledgement::is_pending) {
+                    tx.execute(
+                        "INSERT INTO acknowledgements (thread_id, contact_id, channel, sent_at, receipt) VALUES (?1, ?2, ?3, ?4, '')",
+                        params![m.thread_id.as_str(), contact, m.channel.as_str(), time(m.received_at)],
+                    )?;
+                }
                 tx.commit()?;
                 Ok(Appended::New)
             })
@@ -331,14 +410,75 @@ impl Store for Database {
             .await?)
     }
 
-    async fn record_acknowledgement(&self, ack: &AcknowledgementRecord) -> Result<(), StoreError> {
-        let a = ack.clone();
+    async fn claim_acknowledgement(
+        &self,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+        attempt: u32,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<Claim, StoreError> {
+        let provider_id = provider_id.as_str().to_string();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1));
         Ok(self
             .with(move |conn| {
-                conn.execute(
-                    "INSERT INTO acknowledgements (thread_id, contact_id, channel, sent_at, receipt) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![a.thread_id.as_str(), a.contact_id.as_str(), a.channel.as_str(), time(a.sent_at), a.receipt],
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let stored: Option<(Option<String>, u32, Option<String>)> = tx
+                    .query_row(
+                        "SELECT ack_state, ack_attempts, ack_leased_until FROM messages WHERE channel = ?1 AND provider_id = ?2",
+                        params![channel.as_str(), provider_id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                let Some((Some(state), attempts, leased_until)) = stored else {
+                    return Ok(Claim::Settled);
+                };
+                let leased_until = leased_until.as_deref().map(parse_time).transpose()?;
+                let claim = delivery::claim(ack_state(&state)?, attempts, leased_until, attempt, now);
+                if claim == Claim::Claimed {
+                    tx.execute(
+                        "UPDATE messages SET ack_attempts = ?3, ack_leased_until = ?4 WHERE channel = ?1 AND provider_id = ?2",
+                        params![channel.as_str(), provider_id, attempt + 1, time(until)],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(claim)
+            })
+            .await?)
+    }
+
+    async fn settle_acknowledgement(
+        &self,
+        thread: &ThreadId,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+        outcome: &Acknowledgement,
+    ) -> Result<(), StoreError> {
+        let (thread, provider_id, o) = (
+            thread.to_string(),
+            provider_id.as_str().to_string(),
+            outcome.clone(),
+        );
+        Ok(self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                let changed = tx.execute(
+                    "UPDATE messages SET ack_state = ?3, ack_reason = ?4, ack_receipt = ?5, ack_attempts = ?6, ack_leased_until = NULL
+                     WHERE channel = ?1 AND provider_id = ?2 AND ack_state = 'pending'",
+                    params![channel.as_str(), provider_id, ack_state_text(o.state), o.reason, o.receipt, o.attempts],
                 )?;
+                let counter = match o.state {
+                    AckState::Sent => Some("acks_sent"),
+                    AckState::Failed => Some("acks_failed"),
+                    AckState::Pending | AckState::Skipped => None,
+                };
+                if let (1, Some(counter)) = (changed, counter) {
+                    tx.execute(
+                        &format!("UPDATE threads SET {counter} = {counter} + 1 WHERE id = ?1"),
+                        [&thread],
+                    )?;
+                }
+                tx.commit()?;
                 Ok(())
             })
             .await?)
@@ -365,7 +505,7 @@ impl Store for Database {
                 };
                 let mut stmt = conn.prepare_cached(
                     "SELECT id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
-                            edited_at, deleted_at
+                            edited_at, deleted_at, ack_state, ack_reason, ack_receipt, ack_attempts
                      FROM messages WHERE thread_id = ?1 ORDER BY sent_at, received_at, id",
                 )?;
                 let rows = stmt
@@ -382,12 +522,27 @@ impl Store for Database {
                                 r.get::<_, Option<String>>(8)?,
                                 r.get::<_, Option<String>>(9)?,
                             ),
+                            (
+                                r.get::<_, Option<String>>(10)?,
+                                r.get::<_, Option<String>>(11)?,
+                                r.get::<_, Option<String>>(12)?,
+                                r.get::<_, u32>(13)?,
+                            ),
                         ))
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut messages = Vec::with_capacity(rows.len());
                 let optional = |t: Option<String>| t.as_deref().map(parse_time).transpose();
-                for ((mid, channel, provider_id), (sent_at, received_at), (text, attachments), (edited_at, deleted_at)) in rows {
+                for ((mid, channel, provider_id), (sent_at, received_at), (text, attachments), (edited_at, deleted_at), (state, reason, receipt, attempts)) in rows {
+                    let acknowledgement = match state {
+                        Some(state) => Some(Acknowledgement {
+                            state: ack_state(&state)?,
+                            reason,
+                            receipt,
+                            attempts,
+                        }),
+                        None => None,
+                    };
                     messages.push(Message {
                         id: MessageId::parse(&mid).map_err(|_| corrupt("message id"))?,
                         thread_id: thread.id.clone(),
@@ -401,6 +556,7 @@ impl Store for Database {
                             .map_err(|_| corrupt("attachments"))?,
                         edited_at: optional(edited_at)?,
                         deleted_at: optional(deleted_at)?,
+                        acknowledgement,
                     });
                 }
                 Ok(Some(ThreadWithMessages { thread, messages }))

@@ -1,22 +1,33 @@
 //! The local equivalent of SQS feeding the process function: a loop that
-//! claims jobs from the SQLite queue and hands them to the processor.
+//! claims jobs from the SQLite queue and hands them to the processor, a few
+//! at once, so that one slow channel never holds up the others.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
+use accueil_core::domain::Channel;
 use accueil_core::process::Processor;
 
+use crate::queue::Claimed;
 use crate::Database;
 
 /// How long a claimed job stays hidden; longer than any processing takes.
 const LEASE_SECONDS: i64 = 60;
 /// How often to look for jobs another process wrote to the file.
 const POLL: Duration = Duration::from_millis(500);
+/// Jobs handled at once, and at most this many of one channel: a channel
+/// whose API hangs keeps only its own jobs waiting. One per channel keeps a
+/// customer's burst of messages in order, each deciding its acknowledgement
+/// after the one before was stored (the quiet period holds).
+const IN_FLIGHT: usize = 8;
+const PER_CHANNEL: usize = 1;
 
-/// Runs until `stop` turns true. Jobs left when it stops stay queued.
+/// Runs until `stop` turns true. Jobs left when it stops stay queued; those
+/// under way are finished first.
 pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch::Receiver<bool>) {
     match database.release_leases().await {
         Ok(0) => {}
@@ -26,18 +37,121 @@ pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch:
         ),
         Err(e) => tracing::error!(error = %e, "could not release old leases"),
     }
+    let mut running: JoinSet<Channel> = JoinSet::new();
+    let mut per_channel: HashMap<Channel, usize> = HashMap::new();
     loop {
+        while let Some(done) = running.try_join_next() {
+            finished(&mut per_channel, done);
+        }
         if *stop.borrow() {
+            while let Some(done) = running.join_next().await {
+                finished(&mut per_channel, done);
+            }
             return;
         }
-        match drain_one(&database, &processor).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::error!(error = %e, "queue unavailable"),
+        if running.len() < IN_FLIGHT {
+            let busy: Vec<Channel> = per_channel
+                .iter()
+                .filter(|(_, &n)| n >= PER_CHANNEL)
+                .map(|(&c, _)| c)
+                .collect();
+            match claim(&database, &busy).await {
+                Ok(Some(claimed)) => {
+                    start(
+                        &database,
+                        &processor,
+                        claimed,
+                        &mut running,
+                        &mut per_channel,
+                    )
+                    .await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "queue unavailable"),
+            }
         }
         tokio::select! {
             _ = database.wait_for_jobs(POLL) => {}
+            Some(done) = running.join_next() => finished(&mut per_channel, done),
             _ = stop.changed() => {}
+        }
+    }
+}
+
+async fn claim(
+    database: &Database,
+    busy: &[Channel],
+) -> Result<Option<Claimed>, crate::DatabaseError> {
+    database
+        .claim(
+            database.now(),
+            chrono::Duration::seconds(LEASE_SECONDS),
+            busy,
+        )
+        .await
+}
+
+fn finished(
+    per_channel: &mut HashMap<Channel, usize>,
+    done: Result<Channel, tokio::task::JoinError>,
+) {
+    match done {
+        Ok(channel) => {
+            if let Some(n) = per_channel.get_mut(&channel) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        // A job that panicked stays leased, and is tried again after a restart.
+        Err(e) => tracing::error!(error = %e, "a job stopped unexpectedly"),
+    }
+}
+
+/// Runs the claimed job beside the others.
+async fn start(
+    database: &Database,
+    processor: &Arc<Processor>,
+    claimed: Claimed,
+    running: &mut JoinSet<Channel>,
+    per_channel: &mut HashMap<Channel, usize>,
+) {
+    let Some(channel) = claimed.job.as_ref().map(|j| j.channel()) else {
+        // Unreadable: set aside at once, nothing to run.
+        if let Err(e) = handle(database, processor, &claimed).await {
+            tracing::error!(error = %e, "queue unavailable");
+        }
+        return;
+    };
+    *per_channel.entry(channel).or_default() += 1;
+    let (database, processor) = (database.clone(), processor.clone());
+    running.spawn(async move {
+        if let Err(e) = handle(&database, &processor, &claimed).await {
+            tracing::error!(error = %e, "queue unavailable");
+        }
+        channel
+    });
+}
+
+/// Handles one claimed job: done, or back on the queue after a backoff.
+async fn handle(
+    database: &Database,
+    processor: &Processor,
+    claimed: &Claimed,
+) -> Result<(), crate::DatabaseError> {
+    let Some(job) = &claimed.job else {
+        tracing::error!(
+            queue_id = claimed.id,
+            "unreadable job set aside as a dead letter"
+        );
+        return database
+            .fail(claimed, "unreadable job".into(), database.now())
+            .await;
+    };
+    match processor.handle(job).await {
+        Ok(_) => database.complete(claimed.id).await,
+        Err(e) => {
+            tracing::warn!(queue_id = claimed.id, attempts = claimed.attempts, error = %e, "job failed; will retry");
+            database.fail(claimed, e.to_string(), database.now()).await
         }
     }
 }
@@ -47,33 +161,15 @@ pub async fn drain_one(
     database: &Database,
     processor: &Processor,
 ) -> Result<bool, crate::DatabaseError> {
-    let Some(claimed) = database
-        .claim(Utc::now(), chrono::Duration::seconds(LEASE_SECONDS))
-        .await?
-    else {
+    let Some(claimed) = claim(database, &[]).await? else {
         return Ok(false);
     };
-    let Some(job) = &claimed.job else {
-        tracing::error!(
-            queue_id = claimed.id,
-            "unreadable job set aside as a dead letter"
-        );
-        database
-            .fail(&claimed, "unreadable job".into(), Utc::now())
-            .await?;
-        return Ok(true);
-    };
-    match processor.handle(job).await {
-        Ok(_) => database.complete(claimed.id).await?,
-        Err(e) => {
-            tracing::warn!(queue_id = claimed.id, attempts = claimed.attempts, error = %e, "job failed; will retry");
-            database.fail(&claimed, e.to_string(), Utc::now()).await?;
-        }
-    }
+    handle(database, processor, &claimed).await?;
     Ok(true)
 }
 
-/// Handles every job available now; for `accueil` commands and tests.
+/// Handles every job available now, one after the other; for `accueil`
+/// commands and tests.
 pub async fn drain(
     database: &Database,
     processor: &Processor,

@@ -2,7 +2,8 @@
 //! messages: nothing a user had is lost on an upgrade.
 
 use accueil_core::domain::{
-    Address, Channel, ChannelAddress, Message, MessageId, ProviderMessageId, ThreadId, UserId,
+    Acknowledgement, Address, Channel, ChannelAddress, Message, MessageId, ProviderMessageId,
+    ThreadId, UserId,
 };
 use accueil_core::ports::{Appended, Store};
 use accueil_embedded::Database;
@@ -84,9 +85,13 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         attachments: Vec::new(),
         edited_at: None,
         deleted_at: None,
+        acknowledgement: Some(Acknowledgement::skipped("quiet_period")),
     };
     assert_eq!(
-        database.append_message(&earlier).await.unwrap(),
+        database
+            .append_message(&earlier, &contact.id)
+            .await
+            .unwrap(),
         Appended::New
     );
     assert_eq!(
@@ -112,8 +117,21 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         attachments: Vec::new(),
         edited_at: None,
         deleted_at: None,
+        acknowledgement: Some(Acknowledgement::pending()),
     };
-    assert_eq!(database.append_message(&next).await.unwrap(), Appended::New);
+    assert_eq!(
+        database.append_message(&next, &contact.id).await.unwrap(),
+        Appended::New
+    );
+    // What it is owed counts for its contact; the old message owed nothing known.
+    assert_eq!(
+        database
+            .acknowledgements_to(&contact.id, then)
+            .await
+            .unwrap(),
+        vec![stored]
+    );
+    assert_eq!(old.messages[0].acknowledgement, None);
     let upgraded = database.thread(&id).await.unwrap().unwrap();
     assert_eq!(upgraded.thread.message_count, 3);
     assert_eq!(upgraded.thread.last_message_at, stored);
@@ -128,7 +146,7 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         text: "Plus ancien".into(),
         ..next.clone()
     };
-    database.append_message(&older).await.unwrap();
+    database.append_message(&older, &contact.id).await.unwrap();
     let upgraded = database.thread(&id).await.unwrap().unwrap();
     assert_eq!(upgraded.thread.last_excerpt, "Encore moi");
     drop(database);

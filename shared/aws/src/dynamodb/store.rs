@@ -14,21 +14,22 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 
 use accueil_core::domain::{
-    excerpt, AcknowledgementRecord, Amendment, Change, Channel, ChannelAddress, Contact, ContactId,
+    excerpt, Acknowledgement, Amendment, Change, Channel, ChannelAddress, Contact, ContactId,
     Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus,
     EXCERPT_CHARS,
 };
 use accueil_core::ports::{
-    Amended, Appended, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
+    Amended, Appended, Claim, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
 };
 
+use super::acknowledgement;
 use super::item::{
     get_list_s, get_n, get_opt_s, get_opt_time, get_s, get_time, item, n, parse_time, s, time, Item,
 };
 use super::schema::{GSI_STATUS, TTL_ATTRIBUTE};
 use crate::describe;
 
-/// Acknowledgement records only serve the quiet period and the daily cap.
+/// Records of acknowledgements owed only serve the quiet period and the daily cap.
 const ACK_RETENTION_DAYS: i64 = 3;
 const QUARANTINE_RETENTION_DAYS: i64 = 90;
 const DIGEST_RETENTION_DAYS: i64 = 400;
@@ -36,11 +37,11 @@ const DIGEST_RETENTION_DAYS: i64 = 400;
 const QUARANTINE_PART_BYTES: usize = 300 * 1024;
 
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
-fn unavailable(e: impl std::error::Error + 'static) -> StoreError {
+pub(super) fn unavailable(e: impl std::error::Error + 'static) -> StoreError {
     StoreError::Unavailable(describe(&e))
 }
 
@@ -55,7 +56,7 @@ async fn all_items(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
         .map_err(unavailable)
 }
 
-fn thread_pk(id: &str) -> String {
+pub(super) fn thread_pk(id: &str) -> String {
     format!("THREAD#{id}")
 }
 
@@ -69,7 +70,7 @@ fn contact_id_in(pk: &str) -> Result<&str, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("contact key {pk:?}")))
 }
 
-fn provider_pk(channel: Channel, provider_id: &str) -> String {
+pub(super) fn provider_pk(channel: Channel, provider_id: &str) -> String {
     format!("PROVIDER#{channel}#{provider_id}")
 }
 
@@ -85,7 +86,10 @@ fn expires(at: DateTime<Utc>, days: i64) -> AttributeValue {
 }
 
 /// True when a transaction failed because the condition of item `index` held false.
-fn condition_failed_at<R>(e: &SdkError<TransactWriteItemsError, R>, index: usize) -> bool {
+pub(super) fn condition_failed_at<R>(
+    e: &SdkError<TransactWriteItemsError, R>,
+    index: usize,
+) -> bool {
     match e.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
             .cancellation_reasons()
@@ -122,11 +126,11 @@ impl DynamoStore {
             .expect("table and item are set")
     }
 
-    fn key(pk: String, sk: &str) -> Item {
+    pub(super) fn key(pk: String, sk: &str) -> Item {
         item([("pk", s(pk)), ("sk", s(sk))])
     }
 
-    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -377,7 +381,29 @@ fn thread_of(found: &Item, contact: Contact) -> Result<Thread, StoreError> {
         message_count: get_n(found, "message_count")?,
         last_excerpt: get_s(found, "last_excerpt")?.to_string(),
         closed_at: get_opt_time(found, "closed_at")?,
+        unacknowledged: get_opt_n(found, "acks_failed")? > 0 && get_opt_n(found, "acks_sent")? == 0,
     })
+}
+
+/// A counter `ADD` made, or zero before the first.
+fn get_opt_n(found: &Item, key: &str) -> Result<u32, StoreError> {
+    match found.contains_key(key) {
+        true => get_n(found, key),
+        false => Ok(0),
+    }
+}
+
+/// The record that the contact was owed an acknowledgement when `m` was
+/// stored, for the quiet period and the daily cap.
+fn owed_item(contact: &ContactId, m: &Message) -> Item {
+    item([
+        ("pk", s(contact_pk(contact.as_str()))),
+        ("sk", s(format!("ACK#{}#{}", time(m.received_at), m.id))),
+        ("thread_id", s(m.thread_id.as_str())),
+        ("channel", s(m.channel.as_str())),
+        ("sent_at", s(time(m.received_at))),
+        (TTL_ATTRIBUTE, expires(m.received_at, ACK_RETENTION_DAYS)),
+    ])
 }
 
 fn thread_item(t: &Thread) -> Item {
@@ -420,6 +446,40 @@ impl Store for DynamoStore {
             }
         }
         Ok(None)
+    }
+
+    async fn create_contact(&self, contact: &Contact) -> Result<bool, StoreError> {
+        let keys: Vec<AttributeValue> = contact.addresses.iter().map(|a| s(a.key())).collect();
+        let mut it = item([
+            ("pk", s(contact_pk(contact.id.as_str()))),
+            ("sk", s("CONTACT")),
+            ("addresses", AttributeValue::L(keys)),
+            ("created_at", s(time(contact.created_at))),
+        ]);
+        if let Some(name) = &contact.name {
+            it.insert("name".into(), s(name));
+        }
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(self.put_new(it)).build());
+        for address in &contact.addresses {
+            let owner = self.put_new(item([
+                ("pk", s(format!("ADDRESS#{}", address.key()))),
+                ("sk", s("ADDRESS")),
+                ("contact_id", s(contact.id.as_str())),
+            ]));
+            transaction =
+                transaction.transact_items(TransactWriteItem::builder().put(owner).build());
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(true),
+            // An address is taken: nothing was written.
+            Err(e) if (1..=contact.addresses.len()).any(|i| condition_failed_at(&e, i)) => {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn save_contact(&self, contact: &Contact) -> Result<(), StoreError> {
@@ -509,27 +569,25 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn append_message(&self, message: &Message) -> Result<Appended, StoreError> {
+    async fn append_message(
+        &self,
+        message: &Message,
+        contact: &ContactId,
+    ) -> Result<Appended, StoreError> {
         let m = message;
+        // A thread's messages in the order they were sent.
+        // WhatsApp stamps whole seconds: within one, the order they came.
+        let message_sk = format!("MSG#{}#{}#{}", time(m.sent_at), time(m.received_at), m.id);
         let dedupe = self.put_new(item([
             ("pk", s(provider_pk(m.channel, m.provider_id.as_str()))),
             ("sk", s("PROVIDER")),
             ("thread_id", s(m.thread_id.as_str())),
             ("message_id", s(m.id.as_str())),
+            ("message_sk", s(&message_sk)),
         ]));
-        let stored = self.put(item([
+        let mut stored = item([
             ("pk", s(thread_pk(m.thread_id.as_str()))),
-            // A thread's messages in the order they were sent.
-            // WhatsApp stamps whole seconds: within one, the order they came.
-            (
-                "sk",
-                s(format!(
-                    "MSG#{}#{}#{}",
-                    time(m.sent_at),
-                    time(m.received_at),
-                    m.id
-                )),
-            ),
+            ("sk", s(&message_sk)),
             ("id", s(m.id.as_str())),
             ("channel", s(m.channel.as_str())),
             ("provider_id", s(m.provider_id.as_str())),
@@ -540,7 +598,15 @@ impl Store for DynamoStore {
                 "attachments",
                 s(serde_json::to_string(&m.attachments).expect("attachments serialize")),
             ),
-        ]));
+        ]);
+        if let Some(ack) = &m.acknowledgement {
+            stored.extend(
+                acknowledgement::attributes(ack)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v)),
+            );
+        }
+        let stored = self.put(stored);
         let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
@@ -548,14 +614,23 @@ impl Store for DynamoStore {
             .expression_attribute_values(":one", n(1))
             .build()
             .expect("table, key and expression are set");
-        let result = self
+        let transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(dedupe).build())
             .transact_items(TransactWriteItem::builder().put(stored).build())
-            .transact_items(TransactWriteItem::builder().update(count).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().update(count).build());
+        // What it is owed, counted for the contact in the same step.
+        let result = match &m.acknowledgement {
+            Some(ack) if ack.is_pending() => transaction.transact_items(
+                TransactWriteItem::builder()
+                    .put(self.put(owed_item(contact, m)))
+                    .build(),
+            ),
+            _ => transaction,
+        }
+        .send()
+        .await;
         match result {
             Ok(_) => {}
             Err(e) if condition_failed_at(&e, 0) => return Ok(Appended::Duplicate),
@@ -625,30 +700,25 @@ impl Store for DynamoStore {
         items.iter().map(|i| get_time(i, "sent_at")).collect()
     }
 
-    async fn record_acknowledgement(&self, ack: &AcknowledgementRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item([
-                ("pk", s(contact_pk(ack.contact_id.as_str()))),
-                (
-                    "sk",
-                    s(format!(
-                        "ACK#{}#{}",
-                        time(ack.sent_at),
-                        uuid::Uuid::new_v4().simple()
-                    )),
-                ),
-                ("thread_id", s(ack.thread_id.as_str())),
-                ("channel", s(ack.channel.as_str())),
-                ("sent_at", s(time(ack.sent_at))),
-                ("receipt", s(&ack.receipt)),
-                (TTL_ATTRIBUTE, expires(ack.sent_at, ACK_RETENTION_DAYS)),
-            ])))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+    async fn claim_acknowledgement(
+        &self,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+        attempt: u32,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<Claim, StoreError> {
+        self.claim(channel, provider_id, attempt, now, lease).await
+    }
+
+    async fn settle_acknowledgement(
+        &self,
+        thread: &ThreadId,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+        outcome: &Acknowledgement,
+    ) -> Result<(), StoreError> {
+        self.settle(thread, channel, provider_id, outcome).await
     }
 
     async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError> {
@@ -692,6 +762,7 @@ impl Store for DynamoStore {
                     .map_err(|_| StoreError::Corrupt("attachments".into()))?,
                 edited_at: get_opt_time(&m, "edited_at")?,
                 deleted_at: get_opt_time(&m, "deleted_at")?,
+                acknowledgement: acknowledgement::read(&m)?,
             });
         }
         Ok(Some(ThreadWithMessages { thread, messages }))

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ack::AckText;
 use crate::config::{Config, ConfigError, SecretSource, SecretValue};
@@ -55,6 +55,10 @@ pub trait ChannelModule {
     /// A customer's address `sample` takes, as a person would type it: the
     /// demo's and the tests' sender on this channel.
     const DEMO_SENDER: &'static str;
+    /// How long after a customer's message the provider still lets the
+    /// business write back unprompted (Meta's 24-hour window); None when
+    /// it does not say.
+    const REPLY_WINDOW: Option<std::time::Duration> = None;
 
     /// Checks the section; errors name `channels.<name>.<key>`.
     fn settings(raw: Self::Raw, secrets: &dyn SecretSource) -> Result<Self::Settings, ConfigError>;
@@ -99,8 +103,10 @@ pub trait ChannelModule {
     }
 }
 
-/// An acknowledgement, shaped for the channel it goes back on.
-#[derive(Debug, Clone, PartialEq)]
+/// An acknowledgement, shaped for the channel it goes back on: composed
+/// once, carried on the queue until delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
 pub enum Outbound {
     Email(OutgoingEmail),
     Api(ApiRequest),
@@ -219,6 +225,7 @@ mod tests {
             message_count: 1,
             last_excerpt: String::new(),
             closed_at: None,
+            unacknowledged: false,
         }
     }
 

@@ -123,6 +123,14 @@ macro_rules! registry {
             }
         }
 
+        /// How long the provider lets the business write back after a
+        /// customer's message, when it limits that.
+        pub fn reply_window(channel: Channel) -> Option<std::time::Duration> {
+            match channel {
+                $(Channel::$variant => <$module::$variant as ChannelModule>::REPLY_WINDOW),+
+            }
+        }
+
         /// The webhook routes of the channels this business enabled.
         pub fn routes(inbound: &Arc<Inbound>) -> Router {
             let enabled = &inbound.config.channels;

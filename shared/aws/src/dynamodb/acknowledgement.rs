@@ -1,0 +1,218 @@
+//! A message's acknowledgement on DynamoDB: the `ack_*` attributes of its
+//! message item, found through its provider item, and the thread's counts
+//! of those delivered and failed.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+
+use accueil_core::delivery;
+use accueil_core::domain::{AckState, Acknowledgement, Channel, ProviderMessageId, ThreadId};
+use accueil_core::ports::{Claim, StoreError};
+
+use super::item::{get_n, get_opt_s, get_opt_time, n, s, time, Item};
+use super::store::{condition_failed_at, provider_pk, thread_pk, unavailable, DynamoStore};
+
+pub(super) fn state_text(state: AckState) -> &'static str {
+    match state {
+        AckState::Pending => "pending",
+        AckState::Sent => "sent",
+        AckState::Failed => "failed",
+        AckState::Skipped => "skipped",
+    }
+}
+
+fn state_of(text: &str) -> Result<AckState, StoreError> {
+    Ok(match text {
+        "pending" => AckState::Pending,
+        "sent" => AckState::Sent,
+        "failed" => AckState::Failed,
+        "skipped" => AckState::Skipped,
+        _ => return Err(StoreError::Corrupt("acknowledgement state".into())),
+    })
+}
+
+/// The attributes a new message item carries for what it is owed.
+pub(super) fn attributes(ack: &Acknowledgement) -> Vec<(&'static str, AttributeValue)> {
+    let mut attributes = vec![
+        ("ack_state", s(state_text(ack.state))),
+        ("ack_attempts", n(ack.attempts)),
+    ];
+    if let Some(reason) = &ack.reason {
+        attributes.push(("ack_reason", s(reason)));
+    }
+    if let Some(receipt) = &ack.receipt {
+        attributes.push(("ack_receipt", s(receipt)));
+    }
+    attributes
+}
+
+/// The acknowledgement a message item records; None on items stored before.
+pub(super) fn read(message: &Item) -> Result<Option<Acknowledgement>, StoreError> {
+    let Some(state) = get_opt_s(message, "ack_state") else {
+        return Ok(None);
+    };
+    Ok(Some(Acknowledgement {
+        state: state_of(state)?,
+        reason: get_opt_s(message, "ack_reason").map(str::to_string),
+        receipt: get_opt_s(message, "ack_receipt").map(str::to_string),
+        attempts: get_n(message, "ack_attempts")?,
+    }))
+}
+
+impl DynamoStore {
+    /// The key of the message item of a provider's message, if stored with
+    /// an acknowledgement (earlier provider items have no `message_sk`).
+    async fn message_key(
+        &self,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let Some(provider) = self
+            .get(provider_pk(channel, provider_id.as_str()), "PROVIDER")
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(
+            match (
+                get_opt_s(&provider, "thread_id"),
+                get_opt_s(&provider, "message_sk"),
+            ) {
+                (Some(thread), Some(sk)) => Some((thread_pk(thread), sk.to_string())),
+                _ => None,
+            },
+        )
+    }
+
+    pub(super) async fn claim(
+        &self,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+        attempt: u32,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<Claim, StoreError> {
+        let Some((pk, sk)) = self.message_key(channel, provider_id).await? else {
+            return Ok(Claim::Settled);
+        };
+        let Some(message) = self.get(pk.clone(), &sk).await? else {
+            return Ok(Claim::Settled);
+        };
+        let Some(ack) = read(&message)? else {
+            return Ok(Claim::Settled);
+        };
+        let leased_until = get_opt_time(&message, "ack_leased_until")?;
+        let claim = delivery::claim(ack.state, ack.attempts, leased_until, attempt, now);
+        if claim != Claim::Claimed {
+            return Ok(claim);
+        }
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1));
+        // Taken only if nobody took it since it was read.
+        let lease_unchanged = match leased_until {
+            Some(_) => "ack_leased_until = :seen_lease",
+            None => "attribute_not_exists(ack_leased_until)",
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, &sk)))
+            .update_expression("SET ack_attempts = :next, ack_leased_until = :until")
+            .condition_expression(format!(
+                "ack_state = :pending AND ack_attempts = :seen AND {lease_unchanged}"
+            ))
+            .expression_attribute_values(":next", n(attempt + 1))
+            .expression_attribute_values(":until", s(time(until)))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":seen", n(ack.attempts));
+        if let Some(seen) = leased_until {
+            update = update.expression_attribute_values(":seen_lease", s(time(seen)));
+        }
+        match update.send().await {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Claim::Busy)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    pub(super) async fn settle(
+        &self,
+        thread: &ThreadId,
+        channel: Channel,
+        provider_id: &ProviderMessageId,
+        outcome: &Acknowledgement,
+    ) -> Result<(), StoreError> {
+        let Some((pk, sk)) = self.message_key(channel, provider_id).await? else {
+            return Ok(());
+        };
+        let mut set = vec!["ack_state = :state", "ack_attempts = :attempts"];
+        let mut remove = vec!["ack_leased_until"];
+        let mut values: Item = [
+            (":pending", s("pending")),
+            (":state", s(state_text(outcome.state))),
+            (":attempts", n(outcome.attempts)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        match &outcome.reason {
+            Some(reason) => {
+                set.push("ack_reason = :reason");
+                values.insert(":reason".into(), s(reason));
+            }
+            None => remove.push("ack_reason"),
+        }
+        match &outcome.receipt {
+            Some(receipt) => {
+                set.push("ack_receipt = :receipt");
+                values.insert(":receipt".into(), s(receipt));
+            }
+            None => remove.push("ack_receipt"),
+        }
+        let message = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, &sk)))
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                set.join(", "),
+                remove.join(", ")
+            ))
+            .condition_expression("ack_state = :pending")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .expect("table, key and expression are set");
+        let counter = match outcome.state {
+            AckState::Sent => Some("acks_sent"),
+            AckState::Failed => Some("acks_failed"),
+            AckState::Pending | AckState::Skipped => None,
+        };
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(message).build());
+        if let Some(counter) = counter {
+            let count = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(thread_pk(thread.as_str()), "THREAD")))
+                .update_expression(format!("ADD {counter} :one"))
+                // A thread forgotten meanwhile is not made anew.
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":one", n(1))
+                .build()
+                .expect("table, key and expression are set");
+            transaction =
+                transaction.transact_items(TransactWriteItem::builder().update(count).build());
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(()),
+            // Settled already, or the message or its thread forgotten.
+            Err(e) if condition_failed_at(&e, 0) || condition_failed_at(&e, 1) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
