@@ -195,6 +195,11 @@ impl Bench {
         .unwrap()
     }
 
+    /// Posts the sample as its provider would send it.
+    pub async fn post_sample(&self, request: &SampleRequest) -> reqwest::Response {
+        self.post_request(request, request.body.clone()).await
+    }
+
     /// Posts the request's headers with `body` (its own, or an altered one).
     pub async fn post_request(&self, request: &SampleRequest, body: Vec<u8>) -> reqwest::Response {
         let (content_type, headers): (Vec<_>, Vec<_>) = request

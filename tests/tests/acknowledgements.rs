@@ -24,7 +24,7 @@ async fn bench_with(stand_in: &StandIn) -> Bench {
 /// Posts one WhatsApp message and handles what is due; its thread.
 async fn one_message(bench: &Bench, id: &str) -> ThreadId {
     let request = bench.sample(Channel::Whatsapp, id, "Bonjour, une table pour ce soir ?");
-    let response = bench.post_request(&request, request.body.clone()).await;
+    let response = bench.post_sample(&request).await;
     assert_eq!(response.status(), 200);
     bench.settle().await;
     let threads = bench.database.threads().await.unwrap();
@@ -86,7 +86,7 @@ async fn a_refusal_is_final_and_the_digest_lists_the_customer_first() {
     let bench = bench_with(&stand_in).await;
     // A first customer, acknowledged; then one the channel refuses.
     let request = bench.sample(Channel::Telegram, "7", "Bonjour");
-    bench.post_request(&request, request.body.clone()).await;
+    bench.post_sample(&request).await;
     bench.settle().await;
     stand_in.answer(Answer::Fail(400));
     bench.advance(Duration::minutes(1));
@@ -161,13 +161,7 @@ async fn a_process_killed_in_the_middle_of_a_send_acknowledges_once_after_restar
     stand_in.answer(Answer::Hang);
     let bench = bench_with(&stand_in).await;
     let request = bench.sample(Channel::Whatsapp, "wamid.KILLED", "Bonjour");
-    assert_eq!(
-        bench
-            .post_request(&request, request.body.clone())
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(bench.post_sample(&request).await.status(), 200);
     // The worker stores the message, then hangs on the API; it is killed there.
     let (database, processor) = (bench.database.clone(), bench.processor());
     let running = tokio::spawn(async move { worker::drain(&database, &processor).await });
@@ -202,7 +196,7 @@ async fn the_same_webhook_handled_ten_times_at_once_is_one_message_and_one_ackno
     let bench = bench_with(&stand_in).await;
     let request = bench.sample(Channel::Whatsapp, "wamid.TEN", "Bonjour");
     for _ in 0..10 {
-        bench.post_request(&request, request.body.clone()).await;
+        bench.post_sample(&request).await;
     }
     let mut jobs = Vec::new();
     while let Some(claimed) = bench
@@ -246,10 +240,10 @@ async fn a_hanging_api_holds_up_no_other_channel() {
     let bench = bench_with(&stand_in).await;
     for id in ["wamid.H1", "wamid.H2", "wamid.H3"] {
         let request = bench.sample(Channel::Whatsapp, id, "Allô ?");
-        bench.post_request(&request, request.body.clone()).await;
+        bench.post_sample(&request).await;
     }
     let form = bench.sample(Channel::Webform, "form-1", "Bonjour par le formulaire");
-    bench.post_request(&form, form.body.clone()).await;
+    bench.post_sample(&form).await;
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(

@@ -115,7 +115,7 @@ async fn each_channel_s_message_is_stored_and_acknowledged_once_with_the_documen
         let request = bench.sample(channel, id, "Bonjour, vous êtes ouverts ?");
         // The provider delivers twice.
         for _ in 0..2 {
-            let response = bench.post_request(&request, request.body.clone()).await;
+            let response = bench.post_sample(&request).await;
             assert_eq!(response.status(), 200, "{channel}");
         }
         assert_eq!(bench.settle().await, 2, "{channel}");
@@ -262,13 +262,7 @@ async fn a_telegram_edit_and_an_instagram_unsend_change_the_thread_and_are_never
     let sign = |channel, body: &[u8]| channels::signature(&bench.config, channel, body).unwrap();
     for channel in [Channel::Telegram, Channel::Instagram] {
         let request = bench.sample(channel, "515", "Ouvert demain ?");
-        assert_eq!(
-            bench
-                .post_request(&request, request.body.clone())
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(bench.post_sample(&request).await.status(), 200);
     }
     bench.settle().await;
     assert_eq!(recorded.lock().unwrap().len(), 2);
@@ -332,13 +326,7 @@ async fn the_bot_token_is_in_no_outbox_file() {
     // The demo as it is: no API configured, acknowledgements go to the outbox.
     let bench = Bench::start(Config::demo(), open_hours()).await;
     let request = bench.sample(Channel::Telegram, "9", "Bonjour");
-    assert_eq!(
-        bench
-            .post_request(&request, request.body.clone())
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(bench.post_sample(&request).await.status(), 200);
     bench.settle().await;
     let files = bench.outbox_files();
     assert!(

@@ -27,6 +27,19 @@ impl SqsQueue {
         }
     }
 
+    /// Sends one job; with no delay, the queue's own applies.
+    async fn send(&self, job: &Job, delay_seconds: Option<i32>) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(encode(job)?)
+            .set_delay_seconds(delay_seconds)
+            .send()
+            .await
+            .map_err(|e| QueueError(describe(&e)))?;
+        Ok(())
+    }
+
     /// How many messages wait in a queue (the dead-letter queue, for the digest).
     pub async fn depth(client: &Client, url: &str) -> Result<u64, QueueError> {
         let out = client
@@ -48,13 +61,7 @@ impl SqsQueue {
 impl Queue for SqsQueue {
     async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
         for job in jobs {
-            self.client
-                .send_message()
-                .queue_url(&self.url)
-                .message_body(encode(job)?)
-                .send()
-                .await
-                .map_err(|e| QueueError(describe(&e)))?;
+            self.send(job, None).await?;
         }
         Ok(())
     }
@@ -62,15 +69,7 @@ impl Queue for SqsQueue {
     async fn enqueue_later(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
         // Whole seconds, rounded up, at most SQS's 15 minutes.
         let seconds = delay.as_secs_f64().ceil().min(900.0) as i32;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(encode(job)?)
-            .delay_seconds(seconds)
-            .send()
-            .await
-            .map_err(|e| QueueError(describe(&e)))?;
-        Ok(())
+        self.send(job, Some(seconds)).await
     }
 }
 

@@ -583,6 +583,29 @@ pub enum AckState {
     Skipped,
 }
 
+impl AckState {
+    pub const ALL: [AckState; 4] = [
+        AckState::Pending,
+        AckState::Sent,
+        AckState::Failed,
+        AckState::Skipped,
+    ];
+
+    /// As stored and shown: `pending`, `sent`, `failed`, `skipped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckState::Pending => "pending",
+            AckState::Sent => "sent",
+            AckState::Failed => "failed",
+            AckState::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AckState> {
+        AckState::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
 impl Acknowledgement {
     pub fn pending() -> Self {
         Acknowledgement {

@@ -46,24 +46,24 @@ fn claim_sql(busy: &[Channel]) -> String {
     sql
 }
 
+const INSERT: &str =
+    "INSERT INTO queue (job, channel, enqueued_at, available_at) VALUES (?1, ?2, ?3, ?4)";
+
+/// A job as a row: its JSON and its channel.
+fn row(job: &Job) -> (String, &'static str) {
+    let json = serde_json::to_string(job).expect("jobs serialize");
+    (json, job.channel().as_str())
+}
+
 #[async_trait]
 impl Queue for Database {
     async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
-        let rows: Vec<(String, &'static str)> = jobs
-            .iter()
-            .map(|j| {
-                let row = serde_json::to_string(j).expect("jobs serialize");
-                (row, j.channel().as_str())
-            })
-            .collect();
+        let rows: Vec<_> = jobs.iter().map(row).collect();
         let now = time(self.now());
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            for (row, channel) in rows {
-                tx.execute(
-                    "INSERT INTO queue (job, channel, enqueued_at, available_at) VALUES (?1, ?2, ?3, ?3)",
-                    params![row, channel, now],
-                )?;
+            for (job, channel) in rows {
+                tx.execute(INSERT, params![job, channel, now, now])?;
             }
             tx.commit()?;
             Ok(())
@@ -75,17 +75,11 @@ impl Queue for Database {
     }
 
     async fn enqueue_later(&self, job: &Job, delay: std::time::Duration) -> Result<(), QueueError> {
-        let (row, channel) = (
-            serde_json::to_string(job).expect("jobs serialize"),
-            job.channel().as_str(),
-        );
+        let (job, channel) = row(job);
         let now = self.now();
         let available = now + Duration::from_std(delay).unwrap_or_else(|_| Duration::minutes(15));
         self.with(move |conn| {
-            conn.execute(
-                "INSERT INTO queue (job, channel, enqueued_at, available_at) VALUES (?1, ?2, ?3, ?4)",
-                params![row, channel, time(now), time(available)],
-            )?;
+            conn.execute(INSERT, params![job, channel, time(now), time(available)])?;
             Ok(())
         })
         .await

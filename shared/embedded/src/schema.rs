@@ -94,7 +94,7 @@ CREATE TABLE IF NOT EXISTS digests (
 CREATE TABLE IF NOT EXISTS queue (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     job           TEXT NOT NULL,
-    -- The channel it concerns: the worker runs a few of each at once.
+    -- The channel it concerns: the worker runs one job of each at a time.
     channel       TEXT,
     enqueued_at   TEXT NOT NULL,
     attempts      INTEGER NOT NULL DEFAULT 0,
@@ -102,7 +102,6 @@ CREATE TABLE IF NOT EXISTS queue (
     last_error    TEXT,
     dead          INTEGER NOT NULL DEFAULT 0
 );
-
 "#;
 
 /// Columns added since the first schema, for databases made before them:

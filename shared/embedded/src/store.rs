@@ -130,23 +130,8 @@ fn query_threads(
     rows.into_iter().map(|r| r.into_thread(conn)).collect()
 }
 
-fn ack_state_text(state: AckState) -> &'static str {
-    match state {
-        AckState::Pending => "pending",
-        AckState::Sent => "sent",
-        AckState::Failed => "failed",
-        AckState::Skipped => "skipped",
-    }
-}
-
 fn ack_state(text: &str) -> Result<AckState, DatabaseError> {
-    Ok(match text {
-        "pending" => AckState::Pending,
-        "sent" => AckState::Sent,
-        "failed" => AckState::Failed,
-        "skipped" => AckState::Skipped,
-        _ => return Err(corrupt("acknowledgement state")),
-    })
+    AckState::parse(text).ok_or_else(|| corrupt("acknowledgement state"))
 }
 
 fn status_text(status: ThreadStatus) -> &'static str {
@@ -303,7 +288,7 @@ impl Store for Database {
                         time(m.received_at),
                         m.text,
                         serde_json::to_string(&m.attachments).expect("attachments serialize"),
-                        ack.map(|a| ack_state_text(a.state)),
+                        ack.map(|a| a.state.as_str()),
                         ack.and_then(|a| a.reason.as_deref()),
                         ack.and_then(|a| a.receipt.as_deref()),
                         ack.map_or(0, |a| a.attempts),
@@ -465,7 +450,7 @@ impl Store for Database {
                 let changed = tx.execute(
                     "UPDATE messages SET ack_state = ?3, ack_reason = ?4, ack_receipt = ?5, ack_attempts = ?6, ack_leased_until = NULL
                      WHERE channel = ?1 AND provider_id = ?2 AND ack_state = 'pending'",
-                    params![channel.as_str(), provider_id, ack_state_text(o.state), o.reason, o.receipt, o.attempts],
+                    params![channel.as_str(), provider_id, o.state.as_str(), o.reason, o.receipt, o.attempts],
                 )?;
                 let counter = match o.state {
                     AckState::Sent => Some("acks_sent"),

@@ -1,13 +1,13 @@
 //! The local equivalent of SQS feeding the process function: a loop that
-//! claims jobs from the SQLite queue and hands them to the processor, a few
-//! at once, so that one slow channel never holds up the others.
+//! claims jobs from the SQLite queue and hands them to the processor, the
+//! channels side by side, so that one slow channel never holds up the others.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinSet};
 
 use accueil_core::domain::Channel;
 use accueil_core::process::Processor;
@@ -19,12 +19,45 @@ use crate::Database;
 const LEASE_SECONDS: i64 = 60;
 /// How often to look for jobs another process wrote to the file.
 const POLL: Duration = Duration::from_millis(500);
-/// Jobs handled at once, and at most this many of one channel: a channel
-/// whose API hangs keeps only its own jobs waiting. One per channel keeps a
-/// customer's burst of messages in order, each deciding its acknowledgement
-/// after the one before was stored (the quiet period holds).
-const IN_FLIGHT: usize = 8;
-const PER_CHANNEL: usize = 1;
+
+/// The jobs under way, at most one of each channel: a channel whose API
+/// hangs keeps only its own jobs waiting, and a customer's burst of
+/// messages stays in order, each deciding its acknowledgement after the
+/// one before was stored (the quiet period holds).
+#[derive(Default)]
+struct Running {
+    tasks: JoinSet<()>,
+    channels: HashMap<task::Id, Channel>,
+}
+
+impl Running {
+    /// The channels with a job under way: their jobs wait on the queue.
+    fn busy(&self) -> Vec<Channel> {
+        self.channels.values().copied().collect()
+    }
+
+    fn spawn(
+        &mut self,
+        channel: Channel,
+        job: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let id = self.tasks.spawn(job).id();
+        self.channels.insert(id, channel);
+    }
+
+    /// Forgets a finished task, whether it ended or panicked.
+    fn finished(&mut self, done: Result<(task::Id, ()), task::JoinError>) {
+        let id = match done {
+            Ok((id, ())) => id,
+            // A job that panicked stays leased, and is tried again after a restart.
+            Err(e) => {
+                tracing::error!(error = %e, "a job stopped unexpectedly");
+                e.id()
+            }
+        };
+        self.channels.remove(&id);
+    }
+}
 
 /// Runs until `stop` turns true. Jobs left when it stops stay queued; those
 /// under way are finished first.
@@ -37,43 +70,28 @@ pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch:
         ),
         Err(e) => tracing::error!(error = %e, "could not release old leases"),
     }
-    let mut running: JoinSet<Channel> = JoinSet::new();
-    let mut per_channel: HashMap<Channel, usize> = HashMap::new();
+    let mut running = Running::default();
     loop {
-        while let Some(done) = running.try_join_next() {
-            finished(&mut per_channel, done);
+        while let Some(done) = running.tasks.try_join_next_with_id() {
+            running.finished(done);
         }
         if *stop.borrow() {
-            while let Some(done) = running.join_next().await {
-                finished(&mut per_channel, done);
+            while let Some(done) = running.tasks.join_next_with_id().await {
+                running.finished(done);
             }
             return;
         }
-        if running.len() < IN_FLIGHT {
-            let busy: Vec<Channel> = per_channel
-                .iter()
-                .filter(|(_, &n)| n >= PER_CHANNEL)
-                .map(|(&c, _)| c)
-                .collect();
-            match claim(&database, &busy).await {
-                Ok(Some(claimed)) => {
-                    start(
-                        &database,
-                        &processor,
-                        claimed,
-                        &mut running,
-                        &mut per_channel,
-                    )
-                    .await;
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "queue unavailable"),
+        match claim(&database, &running.busy()).await {
+            Ok(Some(claimed)) => {
+                start(&database, &processor, claimed, &mut running).await;
+                continue;
             }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "queue unavailable"),
         }
         tokio::select! {
             _ = database.wait_for_jobs(POLL) => {}
-            Some(done) = running.join_next() => finished(&mut per_channel, done),
+            Some(done) = running.tasks.join_next_with_id() => running.finished(done),
             _ = stop.changed() => {}
         }
     }
@@ -92,28 +110,12 @@ async fn claim(
         .await
 }
 
-fn finished(
-    per_channel: &mut HashMap<Channel, usize>,
-    done: Result<Channel, tokio::task::JoinError>,
-) {
-    match done {
-        Ok(channel) => {
-            if let Some(n) = per_channel.get_mut(&channel) {
-                *n = n.saturating_sub(1);
-            }
-        }
-        // A job that panicked stays leased, and is tried again after a restart.
-        Err(e) => tracing::error!(error = %e, "a job stopped unexpectedly"),
-    }
-}
-
-/// Runs the claimed job beside the others.
+/// Runs the claimed job beside the other channels' jobs.
 async fn start(
     database: &Database,
     processor: &Arc<Processor>,
     claimed: Claimed,
-    running: &mut JoinSet<Channel>,
-    per_channel: &mut HashMap<Channel, usize>,
+    running: &mut Running,
 ) {
     let Some(channel) = claimed.job.as_ref().map(|j| j.channel()) else {
         // Unreadable: set aside at once, nothing to run.
@@ -122,13 +124,11 @@ async fn start(
         }
         return;
     };
-    *per_channel.entry(channel).or_default() += 1;
     let (database, processor) = (database.clone(), processor.clone());
-    running.spawn(async move {
+    running.spawn(channel, async move {
         if let Err(e) = handle(&database, &processor, &claimed).await {
             tracing::error!(error = %e, "queue unavailable");
         }
-        channel
     });
 }
 

@@ -12,29 +12,14 @@ use accueil_core::ports::{Claim, StoreError};
 use super::item::{get_n, get_opt_s, get_opt_time, n, s, time, Item};
 use super::store::{condition_failed_at, provider_pk, thread_pk, unavailable, DynamoStore};
 
-pub(super) fn state_text(state: AckState) -> &'static str {
-    match state {
-        AckState::Pending => "pending",
-        AckState::Sent => "sent",
-        AckState::Failed => "failed",
-        AckState::Skipped => "skipped",
-    }
-}
-
 fn state_of(text: &str) -> Result<AckState, StoreError> {
-    Ok(match text {
-        "pending" => AckState::Pending,
-        "sent" => AckState::Sent,
-        "failed" => AckState::Failed,
-        "skipped" => AckState::Skipped,
-        _ => return Err(StoreError::Corrupt("acknowledgement state".into())),
-    })
+    AckState::parse(text).ok_or_else(|| StoreError::Corrupt("acknowledgement state".into()))
 }
 
 /// The attributes a new message item carries for what it is owed.
 pub(super) fn attributes(ack: &Acknowledgement) -> Vec<(&'static str, AttributeValue)> {
     let mut attributes = vec![
-        ("ack_state", s(state_text(ack.state))),
+        ("ack_state", s(ack.state.as_str())),
         ("ack_attempts", n(ack.attempts)),
     ];
     if let Some(reason) = &ack.reason {
@@ -154,7 +139,7 @@ impl DynamoStore {
         let mut remove = vec!["ack_leased_until"];
         let mut values: Item = [
             (":pending", s("pending")),
-            (":state", s(state_text(outcome.state))),
+            (":state", s(outcome.state.as_str())),
             (":attempts", n(outcome.attempts)),
         ]
         .into_iter()

@@ -393,6 +393,20 @@ fn get_opt_n(found: &Item, key: &str) -> Result<u32, StoreError> {
     }
 }
 
+fn contact_item(contact: &Contact) -> Item {
+    let keys: Vec<AttributeValue> = contact.addresses.iter().map(|a| s(a.key())).collect();
+    let mut it = item([
+        ("pk", s(contact_pk(contact.id.as_str()))),
+        ("sk", s("CONTACT")),
+        ("addresses", AttributeValue::L(keys)),
+        ("created_at", s(time(contact.created_at))),
+    ]);
+    if let Some(name) = &contact.name {
+        it.insert("name".into(), s(name));
+    }
+    it
+}
+
 /// The record that the contact was owed an acknowledgement when `m` was
 /// stored, for the quiet period and the daily cap.
 fn owed_item(contact: &ContactId, m: &Message) -> Item {
@@ -449,20 +463,11 @@ impl Store for DynamoStore {
     }
 
     async fn create_contact(&self, contact: &Contact) -> Result<bool, StoreError> {
-        let keys: Vec<AttributeValue> = contact.addresses.iter().map(|a| s(a.key())).collect();
-        let mut it = item([
-            ("pk", s(contact_pk(contact.id.as_str()))),
-            ("sk", s("CONTACT")),
-            ("addresses", AttributeValue::L(keys)),
-            ("created_at", s(time(contact.created_at))),
-        ]);
-        if let Some(name) = &contact.name {
-            it.insert("name".into(), s(name));
-        }
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(self.put_new(it)).build());
+        let mut transaction = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .put(self.put_new(contact_item(contact)))
+                .build(),
+        );
         for address in &contact.addresses {
             let owner = self.put_new(item([
                 ("pk", s(format!("ADDRESS#{}", address.key()))),
@@ -483,20 +488,10 @@ impl Store for DynamoStore {
     }
 
     async fn save_contact(&self, contact: &Contact) -> Result<(), StoreError> {
-        let keys: Vec<AttributeValue> = contact.addresses.iter().map(|a| s(a.key())).collect();
-        let mut it = item([
-            ("pk", s(contact_pk(contact.id.as_str()))),
-            ("sk", s("CONTACT")),
-            ("addresses", AttributeValue::L(keys)),
-            ("created_at", s(time(contact.created_at))),
-        ]);
-        if let Some(name) = &contact.name {
-            it.insert("name".into(), s(name));
-        }
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(it))
+            .set_item(Some(contact_item(contact)))
             .send()
             .await
             .map_err(unavailable)?;

@@ -18,6 +18,10 @@ use crate::config::SecretValue;
 use crate::domain::Channel;
 use crate::webhook::{read_body, Inbound, Parsed};
 
+/// Outside the 24 hours after a customer's message, Meta's platforms take
+/// only approved templates: an acknowledgement later than that is refused.
+pub const REPLY_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Reads an authentic body into what it holds, or says why it cannot.
 pub type Parser = Box<dyn Fn(&[u8], DateTime<Utc>) -> Result<Parsed, String> + Send + Sync>;
 

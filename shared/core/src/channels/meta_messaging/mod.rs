@@ -102,10 +102,7 @@ impl<P: Platform> ChannelModule for Messaging<P> {
 
     const WEBHOOK: (&'static str, &'static str) = ("GET/POST", P::PATH);
     const DEMO_SENDER: &'static str = P::DEMO_SENDER;
-    // Outside the 24 hours after a customer's message, Meta takes only
-    // approved templates: an acknowledgement later than that is refused.
-    const REPLY_WINDOW: Option<std::time::Duration> =
-        Some(std::time::Duration::from_secs(24 * 3600));
+    const REPLY_WINDOW: Option<std::time::Duration> = Some(meta_webhook::REPLY_WINDOW);
 
     fn settings(raw: P::Raw, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {
         let key = |name: &str| format!("channels.{}.{name}", P::CHANNEL);

@@ -67,9 +67,7 @@ impl ChannelModule for Whatsapp {
 
     const WEBHOOK: (&'static str, &'static str) = ("GET/POST", PATH);
     const DEMO_SENDER: &'static str = "+33 6 00 00 00 77";
-    // Outside the 24 hours after a customer's message, Meta takes only
-    // approved templates: an acknowledgement later than that is refused.
-    const REPLY_WINDOW: Option<std::time::Duration> = Some(std::time::Duration::from_secs(24 * 3600));
+    const REPLY_WINDOW: Option<std::time::Duration> = Some(meta_webhook::REPLY_WINDOW);
 
     fn settings(raw: RawSettings, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {
         settings(raw, secrets)
