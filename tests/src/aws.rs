@@ -63,12 +63,22 @@ pub async fn verify_sender(sdk: &SdkConfig, address: &str) {
 
 /// The raw emails the local SES accepted, from moto's inspection API.
 pub async fn sent_emails() -> Vec<(String, String)> {
-    let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", endpoint()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // moto builds the page from live data: busy, it can answer with an
+    // error page, which another try does not.
+    let mut tries = 0;
+    let data: serde_json::Value = loop {
+        let page = reqwest::get(format!("{}/moto-api/data.json", endpoint()))
+            .await
+            .unwrap();
+        match page.json().await {
+            Ok(data) => break data,
+            Err(_) if tries < 10 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("moto's data.json: {e}"),
+        }
+    };
     data["ses"]["RawMessage"]
         .as_array()
         .cloned()
@@ -81,4 +91,40 @@ pub async fn sent_emails() -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// A request as API Gateway's HTTP API (payload format 2.0) hands it to the
+/// ingest function.
+pub fn http_api_request(
+    path: &str,
+    headers: serde_json::Value,
+    body: &str,
+) -> lambda_http::Request {
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("POST {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+            "domainPrefix": "api", "requestId": "req-1", "routeKey": format!("POST {path}"),
+            "stage": "$default", "time": "24/Nov/2026:09:00:00 +0000", "timeEpoch": 1795510800000i64,
+            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "facebookexternalua" }
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event")
+}
+
+/// The function's answer to one request: status and body.
+pub async fn answer(router: axum::Router, request: lambda_http::Request) -> (u16, String) {
+    use tower::ServiceExt;
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -4,6 +4,8 @@
 
 pub mod aws;
 pub mod conformance;
+pub mod gate;
+pub mod rig;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +27,22 @@ use accueil_core::outbound::ChannelApis;
 use accueil_core::ports::{ChannelSender, Clock};
 use accueil_core::process::Processor;
 use accueil_embedded::{worker, Database, Outbox};
+
+/// The `accueil` binary cargo built beside this test.
+pub fn accueil_binary() -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let binary = dir.join("accueil");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the suite with scripts/test (cargo test --workspace)",
+        binary.display()
+    );
+    binary
+}
 
 /// A clock the test moves by hand.
 pub struct TestClock(Mutex<DateTime<Utc>>);
@@ -99,8 +117,16 @@ impl Bench {
 
     /// Starts on an existing folder: a restart after a stop.
     pub async fn start_in(dir: tempfile::TempDir, config: Config, now: DateTime<Utc>) -> Bench {
+        Bench::start_with_clock(dir, config, TestClock::at(now)).await
+    }
+
+    /// Starts on `dir` with a clock the caller moves.
+    pub async fn start_with_clock(
+        dir: tempfile::TempDir,
+        config: Config,
+        clock: Arc<TestClock>,
+    ) -> Bench {
         let config = Arc::new(config);
-        let clock = TestClock::at(now);
         let database = Database::open(&dir.path().join("accueil.db"))
             .unwrap()
             .with_clock(clock.clone());
@@ -323,6 +349,11 @@ pub struct StandIn {
 
 impl StandIn {
     pub async fn start() -> StandIn {
+        StandIn::on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// The stand-in, answering on `listener`.
+    pub fn on(listener: tokio::net::TcpListener) -> StandIn {
         #[derive(Clone)]
         struct Shared {
             delivered: Recorded,
@@ -376,7 +407,6 @@ impl StandIn {
         let app = Router::new()
             .route("/{*path}", post(answer))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         StandIn {
@@ -393,6 +423,27 @@ impl StandIn {
 
     pub fn delivered(&self) -> usize {
         self.delivered.lock().unwrap().len()
+    }
+}
+
+/// A port where an API will answer, refusing connections until then: a
+/// socket bound but not listening.
+pub struct Closed {
+    socket: tokio::net::TcpSocket,
+    pub base: String,
+}
+
+impl Closed {
+    pub fn new() -> Closed {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let base = format!("http://{}", socket.local_addr().unwrap());
+        Closed { socket, base }
+    }
+
+    /// The API comes up on the port.
+    pub fn open(self) -> StandIn {
+        StandIn::on(self.socket.listen(1024).unwrap())
     }
 }
 

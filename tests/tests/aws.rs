@@ -16,7 +16,6 @@ use accueil_e2e::{
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const SENDER: &str = "bonjour@atelier-lune.example";
 const OWNER: &str = "owner@atelier-lune.example";
@@ -69,29 +68,7 @@ impl Cloud {
         )
         .await
         .expect("ingest starts");
-        let event = json!({
-            "version": "2.0",
-            "routeKey": format!("POST {path}"),
-            "rawPath": path,
-            "rawQueryString": "",
-            "headers": headers,
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-                "domainPrefix": "api", "requestId": "req-1", "routeKey": format!("POST {path}"),
-                "stage": "$default", "time": "24/Nov/2026:09:00:00 +0000", "timeEpoch": 1795510800000i64,
-                "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "facebookexternalua" }
-            },
-            "body": body,
-            "isBase64Encoded": false
-        });
-        let request =
-            lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event");
-        let response = router.oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        aws::answer(router, aws::http_api_request(path, headers, body)).await
     }
 
     async fn ingest_whatsapp(&self, payload: &str) -> (u16, String) {

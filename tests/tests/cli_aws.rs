@@ -9,24 +9,8 @@ use accueil_core::domain::{
     MessageId, ProviderMessageId, Thread, ThreadId, ThreadStatus,
 };
 use accueil_core::ports::Store;
-use accueil_e2e::aws;
+use accueil_e2e::{accueil_binary, aws};
 use serde_json::Value;
-
-/// The `accueil` binary cargo built beside this test.
-fn accueil_binary() -> std::path::PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let binary = dir.join("accueil");
-    assert!(
-        binary.exists(),
-        "{} is missing: run the suite with scripts/test (cargo test --workspace)",
-        binary.display()
-    );
-    binary
-}
 
 fn run(table: &str, config: &std::path::Path, args: &[&str]) -> Output {
     Command::new(accueil_binary())

@@ -148,15 +148,27 @@ impl Database {
         .await
     }
 
-    /// Makes every leased job available again. Called at start: this process
-    /// is the only consumer, so a lease still running belongs to one that died.
+    /// Makes every leased job available again, and ends every attempt's
+    /// lease on an acknowledgement. Called at start: this process is the
+    /// only consumer and the only sender, so a lease still running belongs
+    /// to one that died, and its acknowledgement goes out now rather than
+    /// when the lease would have run out.
     pub async fn release_leases(&self) -> Result<usize, DatabaseError> {
         let now = time(self.now());
         self.with(move |conn| {
-            Ok(conn.execute(
+            let tx = conn.transaction()?;
+            let jobs = tx.execute(
                 "UPDATE queue SET available_at = ?1 WHERE dead = 0 AND attempts > 0",
-                [now],
-            )?)
+                [&now],
+            )?;
+            // Run out, not removed: the claim rule lets the next attempt
+            // through only after a lease that ended (delivery::claim).
+            tx.execute(
+                "UPDATE messages SET ack_leased_until = ?1 WHERE ack_leased_until > ?1",
+                [&now],
+            )?;
+            tx.commit()?;
+            Ok(jobs)
         })
         .await
     }

@@ -148,9 +148,12 @@ pub const REKEYED: &str =
 
 /// After the columns exist: a thread's messages in the order they were
 /// sent; the queue's jobs in the order they become available, so that a
-/// claim is one step down the index however long the backlog.
+/// claim is one step down the index however long the backlog; the few
+/// acknowledgements under an attempt's lease, which a start releases
+/// without reading every message.
 pub const INDEXES: &str =
     "CREATE INDEX IF NOT EXISTS messages_by_thread_sent ON messages(thread_id, sent_at);
+CREATE INDEX IF NOT EXISTS messages_leased ON messages(ack_leased_until) WHERE ack_leased_until IS NOT NULL;
 DROP INDEX IF EXISTS messages_by_thread;
 CREATE INDEX IF NOT EXISTS queue_by_availability ON queue(dead, available_at, id);
 DROP INDEX IF EXISTS queue_ready;";
