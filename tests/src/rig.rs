@@ -105,7 +105,10 @@ pub async fn matrix_config(
     let mut text = accueil_core::config::DEMO
         .replace("rate_limit_per_minute = 5", "rate_limit_per_minute = 10000")
         .replace("[ack]", "[ack]\nretry_max_delay = \"1s\"")
-        .replace("owner@atelier-lune.example", &format!("{tag}.owner@example.com"));
+        .replace(
+            "owner@atelier-lune.example",
+            &format!("{tag}.owner@example.com"),
+        );
     let mut apis = BTreeMap::new();
     let mut closed = None;
     for &channel in Channel::ALL {

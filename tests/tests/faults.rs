@@ -179,11 +179,18 @@ async fn channel_api_failing_for_five_minutes() {
         let attempts = |rig: &Rig| -> usize {
             answering
                 .iter()
-                .map(|&c| rig.api(c).attempts.load(std::sync::atomic::Ordering::SeqCst))
+                .map(|&c| {
+                    rig.api(c)
+                        .attempts
+                        .load(std::sync::atomic::Ordering::SeqCst)
+                })
                 .sum()
         };
         let refused = attempts(&rig);
-        assert!(refused > 2 * answering.len(), "{backend}: retried ({refused})");
+        assert!(
+            refused > 2 * answering.len(),
+            "{backend}: retried ({refused})"
+        );
         let unreachable = rig
             .acknowledgements()
             .await
@@ -197,7 +204,11 @@ async fn channel_api_failing_for_five_minutes() {
             unreachable.reason.as_deref(),
             Some(format!("{refusing} unreachable (connection failed)").as_str())
         );
-        assert_eq!(rig.delivered_everywhere().await, 1, "{backend}: only the form's email");
+        assert_eq!(
+            rig.delivered_everywhere().await,
+            1,
+            "{backend}: only the form's email"
+        );
         for &channel in answering {
             rig.api(channel).answer(Answer::Accept);
         }

@@ -147,8 +147,9 @@ pub const REKEYED: &str =
     WHERE address LIKE '%:bsuid:%';";
 
 /// After the columns exist: a thread's messages in the order they were
-/// sent; the queue's jobs in the order they become available, so that a
-/// claim is one step down the index however long the backlog; the few
+/// sent; the queue's jobs in the order they become available, all and by
+/// channel, so that a claim is one step down an index however long the
+/// backlog; the few
 /// acknowledgements under an attempt's lease, which a start releases
 /// without reading every message.
 pub const INDEXES: &str =
@@ -156,4 +157,5 @@ pub const INDEXES: &str =
 CREATE INDEX IF NOT EXISTS messages_leased ON messages(ack_leased_until) WHERE ack_leased_until IS NOT NULL;
 DROP INDEX IF EXISTS messages_by_thread;
 CREATE INDEX IF NOT EXISTS queue_by_availability ON queue(dead, available_at, id);
+CREATE INDEX IF NOT EXISTS queue_by_channel ON queue(dead, channel, available_at, id);
 DROP INDEX IF EXISTS queue_ready;";
