@@ -75,12 +75,18 @@ impl Queue for Database {
         let rows: Vec<_> = jobs.iter().map(row).collect();
         let now = time(self.now());
         self.with(move |conn| {
-            let tx = conn.transaction()?;
-            for (job, channel) in rows {
-                tx.execute(INSERT, params![job, channel, now, now])?;
-            }
-            tx.commit()?;
-            Ok(())
+            // The provider is told 200 once this is on disk: this commit
+            // syncs the log, and with it every commit before it.
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            let inserted = (|| {
+                let tx = conn.transaction()?;
+                for (job, channel) in rows {
+                    tx.execute(INSERT, params![job, channel, now, now])?;
+                }
+                tx.commit()
+            })();
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            Ok(inserted?)
         })
         .await
         .map_err(|e| QueueError(e.to_string()))?;

@@ -4,6 +4,10 @@
 pub const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
 PRAGMA foreign_keys = ON;
+-- A commit is on disk at the next sync of the log, not at once: a power
+-- cut can undo the worker's last steps, which its queue then runs again.
+-- What ingest answers 200 for is synced before the answer (`enqueue`).
+PRAGMA synchronous = NORMAL;
 
 CREATE TABLE IF NOT EXISTS contacts (
     id          TEXT PRIMARY KEY,
