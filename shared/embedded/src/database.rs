@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use accueil_core::ports::{Clock, StoreError, SystemClock};
 
+use crate::arrivals::Arrivals;
 use crate::schema::{ADDED_COLUMNS, INDEXES, REKEYED, SCHEMA};
 
 #[derive(Debug, Error)]
@@ -35,6 +36,8 @@ pub struct Database {
     pub(crate) connection: Arc<Mutex<Connection>>,
     /// Wakes the worker when a job is enqueued.
     pub(crate) enqueued: Arc<Notify>,
+    /// Ingest's jobs waiting to be committed together.
+    pub(crate) arrivals: Arc<Arrivals>,
     /// When queued jobs become available: the system's, or a test's.
     pub(crate) clock: Arc<dyn Clock>,
     path: PathBuf,
@@ -55,6 +58,7 @@ impl Database {
         Ok(Database {
             connection: Arc::new(Mutex::new(connection)),
             enqueued: Arc::new(Notify::new()),
+            arrivals: Arc::default(),
             clock: Arc::new(SystemClock),
             path: path.to_path_buf(),
         })

@@ -1,6 +1,7 @@
 //! Accueil on one machine: a SQLite file holds the threads and the durable
 //! queue, and acknowledgements and digests land as files in an outbox.
 
+mod arrivals;
 mod database;
 mod outbox;
 mod queue;

@@ -72,24 +72,20 @@ fn row(job: &Job) -> (String, &'static str) {
 #[async_trait]
 impl Queue for Database {
     async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
-        let rows: Vec<_> = jobs.iter().map(row).collect();
         let now = time(self.now());
-        self.with(move |conn| {
-            // The provider is told 200 once this is on disk: this commit
-            // syncs the log, and with it every commit before it.
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            let inserted = (|| {
-                let tx = conn.transaction()?;
-                for (job, channel) in rows {
-                    tx.execute(INSERT, params![job, channel, now, now])?;
-                }
-                tx.commit()
-            })();
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            Ok(inserted?)
-        })
-        .await
-        .map_err(|e| QueueError(e.to_string()))?;
+        let rows = jobs
+            .iter()
+            .map(|job| {
+                let (json, channel) = row(job);
+                (json, channel, now.clone())
+            })
+            .collect();
+        let batch = self.arrivals.join(rows);
+        let arrivals = self.arrivals.clone();
+        self.with(move |conn| Ok(arrivals.settle(conn, batch)))
+            .await
+            .map_err(|e| QueueError(e.to_string()))?
+            .map_err(QueueError)?;
         self.enqueued.notify_one();
         Ok(())
     }
