@@ -434,7 +434,7 @@ pub struct Closed {
 }
 
 impl Closed {
-    pub fn new() -> Closed {
+    pub fn bind() -> Closed {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let base = format!("http://{}", socket.local_addr().unwrap());

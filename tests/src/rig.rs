@@ -116,7 +116,7 @@ pub async fn matrix_config(
             continue;
         }
         let base = if Some(channel) == refusing {
-            let port = Closed::new();
+            let port = Closed::bind();
             let base = port.base.clone();
             closed = Some(port);
             base
