@@ -79,21 +79,49 @@ impl Database {
         &self.path
     }
 
-    /// Runs a closure on the connection off the async runtime's threads.
+    /// Runs a closure on the connection, telling the async runtime that it
+    /// blocks. On a multi-threaded runtime (`accueil serve`) it runs in
+    /// place, the runtime moving its other tasks to another thread if they
+    /// need one: a call costs about 1 µs where handing it to the blocking
+    /// pool and back cost 25 (bench/README.md). A single-threaded runtime
+    /// cannot do that, and hands it over.
     pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, DatabaseError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, DatabaseError> + Send + 'static,
     {
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(self.locked(f))
+            }
+            _ => self.off_thread(f).await,
+        }
+    }
+
+    /// The same, always on the blocking pool: for ingest's commits, which
+    /// wait for the disk and for each other (`arrivals`), so that waiting
+    /// never holds a thread that answers HTTP requests.
+    pub(crate) async fn off_thread<T, F>(&self, f: F) -> Result<T, DatabaseError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, DatabaseError> + Send + 'static,
+    {
+        tokio::task::spawn_blocking(self.locked(f))
+            .await
+            .map_err(|_| DatabaseError::Worker)?
+    }
+
+    fn locked<T, F>(&self, f: F) -> impl FnOnce() -> Result<T, DatabaseError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, DatabaseError>,
+    {
         let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
+        move || {
             // A panic while holding the lock leaves SQLite consistent (its
             // transaction rolled back), so the poisoned guard is still usable.
             let mut guard = connection.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut guard)
-        })
-        .await
-        .map_err(|_| DatabaseError::Worker)?
+        }
     }
 }
 

@@ -82,7 +82,7 @@ impl Queue for Database {
             .collect();
         let batch = self.arrivals.join(rows);
         let arrivals = self.arrivals.clone();
-        self.with(move |conn| Ok(arrivals.settle(conn, batch)))
+        self.off_thread(move |conn| Ok(arrivals.settle(conn, batch)))
             .await
             .map_err(|e| QueueError(e.to_string()))?
             .map_err(QueueError)?;
