@@ -174,6 +174,15 @@ impl Rig {
         self.apis.contains_key(&channel) || self.refuses(channel)
     }
 
+    /// The channels whose acknowledgements go through an API, in the registry's order.
+    pub fn channels_with_api(&self) -> Vec<Channel> {
+        Channel::ALL
+            .iter()
+            .copied()
+            .filter(|&c| self.has_api(c))
+            .collect()
+    }
+
     fn refuses(&self, channel: Channel) -> bool {
         self.closed.as_ref().is_some_and(|(c, _)| *c == channel)
     }
@@ -312,6 +321,11 @@ impl Rig {
         if self.refuses(channel) {
             return 0;
         }
+        self.emails_to_customers().await
+    }
+
+    /// Acknowledgements sent by email: the outbox's, or SES's.
+    async fn emails_to_customers(&self) -> usize {
         let customers = format!("{}.c", self.tag);
         match &self.side {
             // A file in its place while the test makes it unwritable.
@@ -350,14 +364,7 @@ impl Rig {
             .sum();
         let mail = match &self.side {
             Side::Local(local) => local.mailer.started.load(Ordering::SeqCst),
-            Side::Cloud(cloud) => {
-                cloud.gate.held()
-                    + aws::sent_emails()
-                        .await
-                        .iter()
-                        .filter(|(to, _)| to.contains(&format!("{}.c", self.tag)))
-                        .count()
-            }
+            Side::Cloud(cloud) => cloud.gate.held() + self.emails_to_customers().await,
         };
         api + mail
     }
@@ -765,16 +772,7 @@ impl Cloud {
             .drain()
             .map(|(_, h)| h)
             .collect();
-        for handle in handles {
-            self.sqs()
-                .change_message_visibility()
-                .queue_url(&self.queue_url)
-                .receipt_handle(handle)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .unwrap();
-        }
+        self.handle().make_visible(handles).await;
     }
 }
 
@@ -846,7 +844,13 @@ impl CloudQueue {
             }
         }
         let n = failed.len();
-        for handle in failed {
+        self.make_visible(failed).await;
+        n
+    }
+
+    /// The records come back at once, as when their visibility timeout runs out.
+    async fn make_visible(&self, handles: Vec<String>) {
+        for handle in handles {
             self.sqs
                 .change_message_visibility()
                 .queue_url(&self.queue_url)
@@ -856,7 +860,6 @@ impl CloudQueue {
                 .await
                 .unwrap();
         }
-        n
     }
 
     async fn delayed(&self) -> u64 {

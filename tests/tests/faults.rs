@@ -116,7 +116,7 @@ async fn store_unavailable_at_process() {
 async fn process_killed_after_storing_before_sending() {
     for backend in Backend::BOTH {
         let mut rig = Rig::start(backend).await;
-        for &channel in Channel::ALL.iter().filter(|&&c| rig.has_api(c)) {
+        for channel in rig.channels_with_api() {
             rig.api(channel).answer(Answer::Hang);
         }
         rig.mail_fault(Some(MailFault::Hang));
@@ -134,7 +134,7 @@ async fn process_killed_after_storing_before_sending() {
         assert_eq!(rig.delivered_everywhere().await, 0, "{backend}");
         assert_eq!(states(&rig).await, vec![AckState::Pending; N]);
 
-        for &channel in Channel::ALL.iter().filter(|&&c| rig.has_api(c)) {
+        for channel in rig.channels_with_api() {
             rig.api(channel).answer(Answer::Accept);
         }
         rig.mail_fault(None);
@@ -237,11 +237,7 @@ async fn channel_api_failing_for_five_minutes() {
 async fn channel_api_rejects() {
     for backend in Backend::BOTH {
         let rig = Rig::start(backend).await;
-        let with_api: Vec<Channel> = Channel::ALL
-            .iter()
-            .copied()
-            .filter(|&c| rig.has_api(c))
-            .collect();
+        let with_api = rig.channels_with_api();
         for &channel in &with_api {
             rig.api(channel).answer(Answer::Fail(400));
         }
