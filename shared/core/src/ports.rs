@@ -36,6 +36,27 @@ impl Job {
             Job::Acknowledge(delivery) => delivery.channel,
         }
     }
+
+    /// Whom it concerns, for a worker that runs jobs side by side: jobs
+    /// with the same key run in order, others at once. A customer's
+    /// messages share one (each decides its acknowledgement after the one
+    /// before was stored); an acknowledgement's retry only sends what was
+    /// decided, so its thread is key enough. None for a job that must run
+    /// alone on its channel: an amendment names only a message, which must
+    /// be stored first. An address is personal data: the key is for the
+    /// queue, never for logs.
+    pub fn customer(&self) -> Option<String> {
+        match self {
+            Job::Message(envelope) => envelope
+                .sender
+                .addresses()
+                .first()
+                .map(|address| format!("from:{}", address.key())),
+            Job::Quarantine(payload) => Some(format!("quarantine:{}", payload.id)),
+            Job::Amend(_) => None,
+            Job::Acknowledge(delivery) => Some(format!("thread:{}", delivery.thread_id)),
+        }
+    }
 }
 
 #[derive(Debug, Error)]

@@ -6,13 +6,12 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
-/// A job's row: its JSON, its channel, when it was queued.
-pub(crate) type Row = (String, &'static str, String);
+use crate::queue::Row;
 
-const INSERT: &str =
-    "INSERT INTO queue (job, channel, enqueued_at, available_at) VALUES (?1, ?2, ?3, ?3)";
+/// A job's row and when it was queued: available from then.
+pub(crate) type Arrival = (Row, String);
 
 #[derive(Default)]
 pub(crate) struct Arrivals(Mutex<State>);
@@ -20,7 +19,7 @@ pub(crate) struct Arrivals(Mutex<State>);
 #[derive(Default)]
 struct State {
     /// Rows waiting for the next commit: the open batch's.
-    rows: Vec<Row>,
+    rows: Vec<Arrival>,
     /// The open batch; those before it are settled, in order.
     open: u64,
     /// Callers with rows in the open batch.
@@ -32,7 +31,7 @@ struct State {
 
 impl Arrivals {
     /// Adds a caller's rows to the open batch; that batch.
-    pub(crate) fn join(&self, rows: Vec<Row>) -> u64 {
+    pub(crate) fn join(&self, rows: Vec<Arrival>) -> u64 {
         let mut state = self.0.lock().unwrap();
         state.rows.extend(rows);
         state.callers += 1;
@@ -77,12 +76,12 @@ impl Arrivals {
 
 /// One transaction, on disk when it returns: the provider is told 200
 /// after this, so its commit syncs the log (and every commit before it).
-fn commit(conn: &mut Connection, rows: Vec<Row>) -> rusqlite::Result<()> {
+fn commit(conn: &mut Connection, rows: Vec<Arrival>) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     let inserted = (|| {
         let tx = conn.transaction()?;
-        for (job, channel, at) in rows {
-            tx.execute(INSERT, params![job, channel, at])?;
+        for (row, at) in rows {
+            row.insert(&tx, &at, &at)?;
         }
         tx.commit()
     })();
@@ -94,10 +93,13 @@ fn commit(conn: &mut Connection, rows: Vec<Row>) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
-    fn row(n: u32) -> Row {
+    fn row(n: u32) -> Arrival {
         (
-            format!("{{\"n\":{n}}}"),
-            "whatsapp",
+            Row {
+                job: format!("{{\"n\":{n}}}"),
+                channel: "whatsapp",
+                customer: Some(format!("from:phone:+336{n:08}")),
+            },
             "2026-01-01T00:00:00.000000Z".into(),
         )
     }
@@ -106,7 +108,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         if with_queue {
             conn.execute_batch(
-                "CREATE TABLE queue (id INTEGER PRIMARY KEY, job TEXT, channel TEXT, enqueued_at TEXT, available_at TEXT)",
+                "CREATE TABLE queue (id INTEGER PRIMARY KEY, job TEXT, channel TEXT, customer TEXT, enqueued_at TEXT, available_at TEXT)",
             )
             .unwrap();
         }

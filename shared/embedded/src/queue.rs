@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use accueil_core::domain::Channel;
 use accueil_core::ports::{Job, Queue, QueueError};
@@ -19,9 +19,20 @@ pub const MAX_ATTEMPTS: u32 = 5;
 pub struct Claimed {
     pub id: i64,
     pub attempts: u32,
+    /// Whom it concerns (`Job::customer`), as queued.
+    pub customer: Option<String>,
     /// None when the stored job can no longer be read (a newer format, a
     /// corrupted row): it is dead-lettered, never dropped.
     pub job: Option<Job>,
+}
+
+/// A job under way, as the next claim must respect it: its channel takes a
+/// few at once, its customer one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Underway {
+    pub channel: Channel,
+    /// None for a job that runs alone on its channel.
+    pub customer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,56 +41,120 @@ pub struct QueueStats {
     pub dead: u64,
 }
 
-/// The job available first, leaving the `busy` channels' jobs where they
-/// are. With none busy, one step down `queue_by_availability`; with some,
-/// one step down `queue_by_channel` for each other channel (and for the
-/// jobs of none), then the earliest of those few: never a walk past the
-/// busy channels' backlog, however long.
-fn claim_sql(busy: &[Channel]) -> String {
-    if busy.is_empty() {
-        return "SELECT id, job, attempts FROM queue WHERE dead = 0 AND available_at <= ?1 \
-                ORDER BY available_at, id LIMIT 1"
-            .to_string();
-    }
-    // Names from the registry, never from outside: safe to inline.
-    let firsts: Vec<String> = Channel::ALL
-        .iter()
-        .filter(|c| !busy.contains(c))
-        .map(|c| format!("channel = '{}'", c.as_str()))
-        .chain(["channel IS NULL".to_string()])
-        .map(|which| {
+const COLUMNS: &str = "id, job, attempts, customer, available_at";
+
+/// The job available first that may run beside those `underway`, at most
+/// `per_channel` of a channel, one of a customer, and a job of no customer
+/// alone; with its parameters after `?1` (now): the busy customers' keys.
+///
+/// With nothing under way, one step down `queue_by_availability`. Else one
+/// search down `queue_by_channel` for each channel with room (and for the
+/// jobs of none), then the earliest of those few: never a walk past a full
+/// channel's backlog, however long. On a channel with jobs under way the
+/// search steps over the busy customers' own queued jobs, and stops at a
+/// job of no customer without taking it, so that it runs once those before
+/// it are done, and before any after it.
+fn claim_sql(underway: &[Underway], per_channel: usize) -> (String, Vec<String>) {
+    if underway.is_empty() {
+        return (
             format!(
-                "SELECT * FROM (SELECT id, job, attempts, available_at FROM queue \
-                 WHERE dead = 0 AND {which} AND available_at <= ?1 ORDER BY available_at, id LIMIT 1)"
+                "SELECT {COLUMNS} FROM queue WHERE dead = 0 AND available_at <= ?1 \
+                 ORDER BY available_at, id LIMIT 1"
+            ),
+            Vec::new(),
+        );
+    }
+    let mut busy_customers = Vec::new();
+    let mut searches = Vec::new();
+    for &channel in Channel::ALL.iter() {
+        let here: Vec<&Underway> = underway.iter().filter(|u| u.channel == channel).collect();
+        if here.len() >= per_channel || here.iter().any(|u| u.customer.is_none()) {
+            continue;
+        }
+        // Names from the registry, never from outside: safe to inline.
+        let which = format!("channel = '{}'", channel.as_str());
+        if here.is_empty() {
+            searches.push(search(&which, ""));
+            continue;
+        }
+        let first = busy_customers.len() + 2;
+        busy_customers.extend(here.iter().filter_map(|u| u.customer.clone()));
+        let placeholders: Vec<String> = (first..busy_customers.len() + 2)
+            .map(|n| format!("?{n}"))
+            .collect();
+        searches.push(format!(
+            "{} WHERE customer IS NOT NULL",
+            search(
+                &which,
+                &format!(
+                    " AND (customer IS NULL OR customer NOT IN ({}))",
+                    placeholders.join(", ")
+                ),
             )
-        })
-        .collect();
-    format!(
-        "SELECT id, job, attempts FROM ({}) ORDER BY available_at, id LIMIT 1",
-        firsts.join(" UNION ALL ")
+        ));
+    }
+    searches.push(search("channel IS NULL", ""));
+    (
+        format!(
+            "SELECT {COLUMNS} FROM ({}) ORDER BY available_at, id LIMIT 1",
+            searches.join(" UNION ALL ")
+        ),
+        busy_customers,
     )
 }
 
-const INSERT: &str =
-    "INSERT INTO queue (job, channel, enqueued_at, available_at) VALUES (?1, ?2, ?3, ?4)";
+/// The first job available of `which`, further narrowed by `and`.
+fn search(which: &str, and: &str) -> String {
+    format!(
+        "SELECT * FROM (SELECT {COLUMNS} FROM queue \
+         WHERE dead = 0 AND {which} AND available_at <= ?1{and} ORDER BY available_at, id LIMIT 1)"
+    )
+}
 
-/// A job as a row: its JSON and its channel.
-fn row(job: &Job) -> (String, &'static str) {
-    let json = serde_json::to_string(job).expect("jobs serialize");
-    (json, job.channel().as_str())
+const INSERT: &str = "INSERT INTO queue (job, channel, customer, enqueued_at, available_at) \
+                      VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// A job as a row of the queue.
+pub(crate) struct Row {
+    pub(crate) job: String,
+    pub(crate) channel: &'static str,
+    pub(crate) customer: Option<String>,
+}
+
+impl Row {
+    pub(crate) fn of(job: &Job) -> Row {
+        Row {
+            job: serde_json::to_string(job).expect("jobs serialize"),
+            channel: job.channel().as_str(),
+            customer: job.customer(),
+        }
+    }
+
+    pub(crate) fn insert(
+        &self,
+        conn: &Connection,
+        enqueued_at: &str,
+        available_at: &str,
+    ) -> rusqlite::Result<()> {
+        conn.execute(
+            INSERT,
+            params![
+                self.job,
+                self.channel,
+                self.customer,
+                enqueued_at,
+                available_at
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Queue for Database {
     async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
         let now = time(self.now());
-        let rows = jobs
-            .iter()
-            .map(|job| {
-                let (json, channel) = row(job);
-                (json, channel, now.clone())
-            })
-            .collect();
+        let rows = jobs.iter().map(|job| (Row::of(job), now.clone())).collect();
         let batch = self.arrivals.join(rows);
         let arrivals = self.arrivals.clone();
         self.off_thread(move |conn| Ok(arrivals.settle(conn, batch)))
@@ -91,34 +166,43 @@ impl Queue for Database {
     }
 
     async fn enqueue_later(&self, job: &Job, delay: std::time::Duration) -> Result<(), QueueError> {
-        let (job, channel) = row(job);
+        let row = Row::of(job);
         let now = self.now();
         let available = now + Duration::from_std(delay).unwrap_or_else(|_| Duration::minutes(15));
-        self.with(move |conn| {
-            conn.execute(INSERT, params![job, channel, time(now), time(available)])?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| QueueError(e.to_string()))
+        self.with(move |conn| Ok(row.insert(conn, &time(now), &time(available))?))
+            .await
+            .map_err(|e| QueueError(e.to_string()))
     }
 }
 
 impl Database {
-    /// Takes the job available first, leasing it for `lease`, leaving the
-    /// jobs of the `busy` channels where they are.
+    /// Takes the job available first that may run beside those
+    /// `underway` (`claim_sql`), leasing it for `lease`.
     pub async fn claim(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
-        busy: &[Channel],
+        underway: &[Underway],
+        per_channel: usize,
     ) -> Result<Option<Claimed>, DatabaseError> {
-        let sql = claim_sql(busy);
+        let (sql, customers) = claim_sql(underway, per_channel);
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            let row: Option<(i64, String, u32)> = tx
-                .query_row(&sql, [time(now)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            let row = tx
+                .query_row(
+                    &sql,
+                    params_from_iter(std::iter::once(time(now)).chain(customers)),
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, u32>(2)?,
+                            r.get(3)?,
+                        ))
+                    },
+                )
                 .optional()?;
-            let Some((id, job, attempts)) = row else {
+            let Some((id, job, attempts, customer)) = row else {
                 return Ok(None);
             };
             tx.execute(
@@ -129,6 +213,7 @@ impl Database {
             Ok(Some(Claimed {
                 id,
                 attempts: attempts + 1,
+                customer,
                 job: serde_json::from_str(&job).ok(),
             }))
         })
@@ -216,18 +301,31 @@ impl Database {
 mod tests {
     use super::*;
 
+    const NOW: &str = "2026-01-01T00:00:00.000000Z";
+
+    fn underway(channel: Channel, customer: Option<&str>) -> Underway {
+        Underway {
+            channel,
+            customer: customer.map(str::to_string),
+        }
+    }
+
     /// However long the backlog, a claim reads an index in its order and
     /// stops at the first job: it never sorts what waits, and never walks
-    /// past a busy channel's jobs.
+    /// past a full channel's jobs.
     #[test]
     fn a_claim_walks_the_index_and_sorts_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let database = Database::open(&dir.path().join("accueil.db")).unwrap();
         let conn = database.connection.lock().unwrap();
-        let plan = |busy: &[Channel]| -> Vec<String> {
-            conn.prepare(&format!("EXPLAIN QUERY PLAN {}", claim_sql(busy)))
+        let plan = |underway: &[Underway]| -> Vec<String> {
+            let (sql, customers) = claim_sql(underway, 2);
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .unwrap()
-                .query_map(["2026-01-01T00:00:00.000000Z"], |r| r.get::<_, String>(3))
+                .query_map(
+                    params_from_iter(std::iter::once(NOW.to_string()).chain(customers)),
+                    |r| r.get::<_, String>(3),
+                )
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap()
@@ -236,7 +334,12 @@ mod tests {
         assert!(idle.contains("USING INDEX queue_by_availability"), "{idle}");
         assert!(!idle.contains("TEMP B-TREE"), "{idle}");
 
-        let busy = plan(&[Channel::Whatsapp, Channel::Telegram]);
+        // WhatsApp full, Telegram with room beside one customer.
+        let busy = plan(&[
+            underway(Channel::Whatsapp, Some("from:a")),
+            underway(Channel::Whatsapp, Some("from:b")),
+            underway(Channel::Telegram, Some("from:c")),
+        ]);
         let searches: Vec<&String> = busy
             .iter()
             .filter(|step| {
@@ -245,11 +348,61 @@ mod tests {
                 )
             })
             .collect();
-        // Each other channel, and the jobs of none.
-        assert_eq!(searches.len(), Channel::ALL.len() - 2 + 1, "{busy:?}");
+        // Each channel but WhatsApp, and the jobs of none.
+        assert_eq!(searches.len(), Channel::ALL.len() - 1 + 1, "{busy:?}");
         assert!(
             !busy.iter().any(|step| step.starts_with("SCAN queue")),
             "{busy:?}"
         );
+    }
+
+    /// Which queued job the next claim takes, beside those under way.
+    fn next(conn: &Connection, underway: &[Underway], per_channel: usize) -> Option<i64> {
+        let (sql, customers) = claim_sql(underway, per_channel);
+        conn.query_row(
+            &sql,
+            params_from_iter(std::iter::once(NOW.to_string()).chain(customers)),
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_claim_takes_another_customer_and_waits_behind_a_job_of_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(&dir.path().join("accueil.db")).unwrap();
+        let conn = database.connection.lock().unwrap();
+        let queued = [
+            ("whatsapp", Some("from:a")),
+            ("whatsapp", Some("from:a")),
+            ("whatsapp", Some("from:b")),
+            ("whatsapp", None),
+            ("whatsapp", Some("from:c")),
+            ("telegram", Some("from:d")),
+        ];
+        for (channel, customer) in queued {
+            let row = Row {
+                job: "{}".into(),
+                channel,
+                customer: customer.map(str::to_string),
+            };
+            row.insert(&conn, NOW, NOW).unwrap();
+        }
+        let (wa, tg) = (Channel::Whatsapp, Channel::Telegram);
+        assert_eq!(next(&conn, &[], 8), Some(1));
+        // A's second message waits for its first; B's goes ahead.
+        assert_eq!(next(&conn, &[underway(wa, Some("from:a"))], 8), Some(3));
+        // The job of no customer is next on WhatsApp: it waits for A and B,
+        // and C's behind it waits too; Telegram goes on.
+        let ab = [underway(wa, Some("from:a")), underway(wa, Some("from:b"))];
+        assert_eq!(next(&conn, &ab, 8), Some(6));
+        let abd = [ab[0].clone(), ab[1].clone(), underway(tg, Some("from:d"))];
+        assert_eq!(next(&conn, &abd, 8), None);
+        // A full channel waits; a job of no customer runs alone.
+        assert_eq!(next(&conn, &[underway(wa, Some("from:x"))], 1), Some(6));
+        assert_eq!(next(&conn, &[underway(wa, None)], 8), Some(6));
+        conn.execute("DELETE FROM queue WHERE id <= 3", []).unwrap();
+        assert_eq!(next(&conn, &[underway(tg, Some("from:d"))], 8), Some(4));
     }
 }

@@ -98,8 +98,10 @@ CREATE TABLE IF NOT EXISTS digests (
 CREATE TABLE IF NOT EXISTS queue (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     job           TEXT NOT NULL,
-    -- The channel it concerns: the worker runs one job of each at a time.
+    -- The channel it concerns, and whom (`Job::customer`): the worker runs
+    -- a few jobs of each channel at once, one of each customer's.
     channel       TEXT,
+    customer      TEXT,
     enqueued_at   TEXT NOT NULL,
     attempts      INTEGER NOT NULL DEFAULT 0,
     available_at  TEXT NOT NULL,
@@ -111,7 +113,7 @@ CREATE TABLE IF NOT EXISTS queue (
 /// Columns added since the first schema, for databases made before them:
 /// (table, column, definition, what fills it in existing rows). A database
 /// from before kept one time per message, the sender's, and so both take it.
-pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 12] = [
+pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 13] = [
     (
         "messages",
         "sent_at",
@@ -142,6 +144,8 @@ pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 12] = [
     ("threads", "acks_sent", "INTEGER NOT NULL DEFAULT 0", None),
     ("threads", "acks_failed", "INTEGER NOT NULL DEFAULT 0", None),
     ("queue", "channel", "TEXT", None),
+    // Jobs queued before it have none: each runs alone on its channel.
+    ("queue", "customer", "TEXT", None),
 ];
 
 /// Address keys an earlier version spelled otherwise (`ChannelAddress::former_key`):
