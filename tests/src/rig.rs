@@ -568,7 +568,7 @@ impl Local {
         let database = &self.bench.database;
         let mut failed = 0;
         while let Some(claimed) = database
-            .claim(database.now(), Duration::seconds(60), &[], 1)
+            .claim(database.now(), Duration::seconds(60), &[], 1, &[])
             .await
             .unwrap()
         {
@@ -577,7 +577,7 @@ impl Local {
                 None => Err("unreadable job".to_string()),
             };
             match outcome {
-                Ok(_) => database.complete(claimed.id).await.unwrap(),
+                Ok(_) => database.complete(&[claimed.id]).await.unwrap(),
                 Err(e) => {
                     failed += 1;
                     database.fail(&claimed, e, database.now()).await.unwrap();

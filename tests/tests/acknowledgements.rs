@@ -201,7 +201,7 @@ async fn the_same_webhook_handled_ten_times_at_once_is_one_message_and_one_ackno
     let mut jobs = Vec::new();
     while let Some(claimed) = bench
         .database
-        .claim(bench.database.now(), Duration::seconds(60), &[], 1)
+        .claim(bench.database.now(), Duration::seconds(60), &[], 1, &[])
         .await
         .unwrap()
     {
@@ -221,7 +221,7 @@ async fn the_same_webhook_handled_ten_times_at_once_is_one_message_and_one_ackno
         .filter(|h| h.as_ref().unwrap().is_err())
         .count();
     for claimed in &jobs {
-        bench.database.complete(claimed.id).await.unwrap();
+        bench.database.complete(&[claimed.id]).await.unwrap();
     }
     for _ in 0..again {
         let job = jobs[0].job.clone().unwrap();

@@ -73,12 +73,18 @@ async fn the_queue_on_sqlite() {
     queue_conformance(&database, || async {
         let mut jobs = Vec::new();
         while let Some(claimed) = database
-            .claim(chrono::Utc::now(), chrono::Duration::seconds(60), &[], 1)
+            .claim(
+                chrono::Utc::now(),
+                chrono::Duration::seconds(60),
+                &[],
+                1,
+                &[],
+            )
             .await
             .unwrap()
         {
             jobs.push(claimed.job.unwrap());
-            database.complete(claimed.id).await.unwrap();
+            database.complete(&[claimed.id]).await.unwrap();
         }
         jobs
     })

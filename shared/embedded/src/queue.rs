@@ -111,6 +111,13 @@ fn search(which: &str, and: &str) -> String {
     )
 }
 
+fn delete(conn: &Connection, done: &[i64]) -> rusqlite::Result<()> {
+    for id in done {
+        conn.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+    }
+    Ok(())
+}
+
 const INSERT: &str = "INSERT INTO queue (job, channel, customer, enqueued_at, available_at) \
                       VALUES (?1, ?2, ?3, ?4, ?5)";
 
@@ -177,17 +184,21 @@ impl Queue for Database {
 
 impl Database {
     /// Takes the job available first that may run beside those
-    /// `underway` (`claim_sql`), leasing it for `lease`.
+    /// `underway` (`claim_sql`), leasing it for `lease`; in the same
+    /// transaction, deletes the jobs `done` since the last claim.
     pub async fn claim(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
         underway: &[Underway],
         per_channel: usize,
+        done: &[i64],
     ) -> Result<Option<Claimed>, DatabaseError> {
         let (sql, customers) = claim_sql(underway, per_channel);
+        let done = done.to_vec();
         self.with(move |conn| {
             let tx = conn.transaction()?;
+            delete(&tx, &done)?;
             let row = tx
                 .query_row(
                     &sql,
@@ -203,6 +214,7 @@ impl Database {
                 )
                 .optional()?;
             let Some((id, job, attempts, customer)) = row else {
+                tx.commit()?;
                 return Ok(None);
             };
             tx.execute(
@@ -220,10 +232,16 @@ impl Database {
         .await
     }
 
-    pub async fn complete(&self, id: i64) -> Result<(), DatabaseError> {
+    /// Deletes the jobs handled.
+    pub async fn complete(&self, done: &[i64]) -> Result<(), DatabaseError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let done = done.to_vec();
         self.with(move |conn| {
-            conn.execute("DELETE FROM queue WHERE id = ?1", [id])?;
-            Ok(())
+            let tx = conn.transaction()?;
+            delete(&tx, &done)?;
+            Ok(tx.commit()?)
         })
         .await
     }

@@ -32,8 +32,10 @@ const PER_CHANNEL: usize = 8;
 /// holds).
 #[derive(Default)]
 struct Running {
-    tasks: JoinSet<()>,
+    tasks: JoinSet<Option<i64>>,
     underway: HashMap<task::Id, Underway>,
+    /// Jobs handled whose rows the next claim deletes, in its transaction.
+    done: Vec<i64>,
 }
 
 impl Running {
@@ -45,16 +47,19 @@ impl Running {
     fn spawn(
         &mut self,
         underway: Underway,
-        job: impl std::future::Future<Output = ()> + Send + 'static,
+        job: impl std::future::Future<Output = Option<i64>> + Send + 'static,
     ) {
         let id = self.tasks.spawn(job).id();
         self.underway.insert(id, underway);
     }
 
     /// Forgets a finished task, whether it ended or panicked.
-    fn finished(&mut self, done: Result<(task::Id, ()), task::JoinError>) {
+    fn finished(&mut self, done: Result<(task::Id, Option<i64>), task::JoinError>) {
         let id = match done {
-            Ok((id, ())) => id,
+            Ok((id, handled)) => {
+                self.done.extend(handled);
+                id
+            }
             // A job that panicked stays leased, and is tried again after a restart.
             Err(e) => {
                 tracing::error!(error = %e, "a job stopped unexpectedly");
@@ -85,9 +90,16 @@ pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch:
             while let Some(done) = running.tasks.join_next_with_id().await {
                 running.finished(done);
             }
+            if let Err(e) = database.complete(&running.done).await {
+                tracing::error!(error = %e, "queue unavailable");
+            }
             return;
         }
-        match claim(&database, &running.underway()).await {
+        let claimed = claim(&database, &running.underway(), &running.done).await;
+        if claimed.is_ok() {
+            running.done.clear();
+        }
+        match claimed {
             Ok(Some(claimed)) => {
                 start(&database, &processor, claimed, &mut running).await;
                 continue;
@@ -106,6 +118,7 @@ pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch:
 async fn claim(
     database: &Database,
     underway: &[Underway],
+    done: &[i64],
 ) -> Result<Option<Claimed>, crate::DatabaseError> {
     database
         .claim(
@@ -113,6 +126,7 @@ async fn claim(
             chrono::Duration::seconds(LEASE_SECONDS),
             underway,
             PER_CHANNEL,
+            done,
         )
         .await
 }
@@ -137,32 +151,42 @@ async fn start(
     };
     let (database, processor) = (database.clone(), processor.clone());
     running.spawn(underway, async move {
-        if let Err(e) = handle(&database, &processor, &claimed).await {
-            tracing::error!(error = %e, "queue unavailable");
+        match handle(&database, &processor, &claimed).await {
+            Ok(handled) => handled,
+            Err(e) => {
+                tracing::error!(error = %e, "queue unavailable");
+                None
+            }
         }
     });
 }
 
-/// Handles one claimed job: done, or back on the queue after a backoff.
+/// Handles one claimed job: its id once done, to be deleted (a crash
+/// before that runs it again, which processing's idempotence allows), or
+/// None when it is back on the queue after a backoff.
 async fn handle(
     database: &Database,
     processor: &Processor,
     claimed: &Claimed,
-) -> Result<(), crate::DatabaseError> {
+) -> Result<Option<i64>, crate::DatabaseError> {
     let Some(job) = &claimed.job else {
         tracing::error!(
             queue_id = claimed.id,
             "unreadable job set aside as a dead letter"
         );
-        return database
+        database
             .fail(claimed, "unreadable job".into(), database.now())
-            .await;
+            .await?;
+        return Ok(None);
     };
     match processor.handle(job).await {
-        Ok(_) => database.complete(claimed.id).await,
+        Ok(_) => Ok(Some(claimed.id)),
         Err(e) => {
             tracing::warn!(queue_id = claimed.id, attempts = claimed.attempts, error = %e, "job failed; will retry");
-            database.fail(claimed, e.to_string(), database.now()).await
+            database
+                .fail(claimed, e.to_string(), database.now())
+                .await?;
+            Ok(None)
         }
     }
 }
@@ -172,10 +196,12 @@ pub async fn drain_one(
     database: &Database,
     processor: &Processor,
 ) -> Result<bool, crate::DatabaseError> {
-    let Some(claimed) = claim(database, &[]).await? else {
+    let Some(claimed) = claim(database, &[], &[]).await? else {
         return Ok(false);
     };
-    handle(database, processor, &claimed).await?;
+    if let Some(done) = handle(database, processor, &claimed).await? {
+        database.complete(&[done]).await?;
+    }
     Ok(true)
 }
 
