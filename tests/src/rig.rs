@@ -568,7 +568,7 @@ impl Local {
         let database = &self.bench.database;
         let mut failed = 0;
         while let Some(claimed) = database
-            .claim(database.now(), Duration::seconds(60), &[], 1, &[])
+            .claim(database.now(), Duration::seconds(60))
             .await
             .unwrap()
         {

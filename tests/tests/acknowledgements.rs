@@ -201,7 +201,7 @@ async fn the_same_webhook_handled_ten_times_at_once_is_one_message_and_one_ackno
     let mut jobs = Vec::new();
     while let Some(claimed) = bench
         .database
-        .claim(bench.database.now(), Duration::seconds(60), &[], 1, &[])
+        .claim(bench.database.now(), Duration::seconds(60))
         .await
         .unwrap()
     {

@@ -73,13 +73,7 @@ async fn the_queue_on_sqlite() {
     queue_conformance(&database, || async {
         let mut jobs = Vec::new();
         while let Some(claimed) = database
-            .claim(
-                chrono::Utc::now(),
-                chrono::Duration::seconds(60),
-                &[],
-                1,
-                &[],
-            )
+            .claim(chrono::Utc::now(), chrono::Duration::seconds(60))
             .await
             .unwrap()
         {

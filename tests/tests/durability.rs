@@ -45,13 +45,7 @@ async fn a_job_claimed_by_a_process_that_died_is_claimed_again_after_restart() {
     // A worker takes the job (its lease runs for a minute) and dies before finishing.
     let claimed = bench
         .database
-        .claim(
-            chrono::Utc::now(),
-            chrono::Duration::seconds(60),
-            &[],
-            1,
-            &[],
-        )
+        .claim(chrono::Utc::now(), chrono::Duration::seconds(60))
         .await
         .unwrap()
         .expect("a job to claim");

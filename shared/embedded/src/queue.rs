@@ -45,7 +45,7 @@ const COLUMNS: &str = "id, job, attempts, customer, available_at";
 
 /// The job available first that may run beside those `underway`, at most
 /// `per_channel` of a channel, one of a customer, and a job of no customer
-/// alone; with its parameters after `?1` (now): the busy customers' keys.
+/// alone; with its parameters: `now`, then the busy customers' keys.
 ///
 /// With nothing under way, one step down `queue_by_availability`. Else one
 /// search down `queue_by_channel` for each channel with room (and for the
@@ -54,17 +54,17 @@ const COLUMNS: &str = "id, job, attempts, customer, available_at";
 /// search steps over the busy customers' own queued jobs, and stops at a
 /// job of no customer without taking it, so that it runs once those before
 /// it are done, and before any after it.
-fn claim_sql(underway: &[Underway], per_channel: usize) -> (String, Vec<String>) {
+fn claim_sql(now: String, underway: &[Underway], per_channel: usize) -> (String, Vec<String>) {
+    let mut params = vec![now];
     if underway.is_empty() {
         return (
             format!(
                 "SELECT {COLUMNS} FROM queue WHERE dead = 0 AND available_at <= ?1 \
                  ORDER BY available_at, id LIMIT 1"
             ),
-            Vec::new(),
+            params,
         );
     }
-    let mut busy_customers = Vec::new();
     let mut searches = Vec::new();
     for &channel in Channel::ALL.iter() {
         let here: Vec<&Underway> = underway.iter().filter(|u| u.channel == channel).collect();
@@ -77,11 +77,9 @@ fn claim_sql(underway: &[Underway], per_channel: usize) -> (String, Vec<String>)
             searches.push(search(&which, ""));
             continue;
         }
-        let first = busy_customers.len() + 2;
-        busy_customers.extend(here.iter().filter_map(|u| u.customer.clone()));
-        let placeholders: Vec<String> = (first..busy_customers.len() + 2)
-            .map(|n| format!("?{n}"))
-            .collect();
+        let first = params.len() + 1;
+        params.extend(here.iter().filter_map(|u| u.customer.clone()));
+        let placeholders: Vec<String> = (first..=params.len()).map(|n| format!("?{n}")).collect();
         searches.push(format!(
             "{} WHERE customer IS NOT NULL",
             search(
@@ -99,7 +97,7 @@ fn claim_sql(underway: &[Underway], per_channel: usize) -> (String, Vec<String>)
             "SELECT {COLUMNS} FROM ({}) ORDER BY available_at, id LIMIT 1",
             searches.join(" UNION ALL ")
         ),
-        busy_customers,
+        params,
     )
 }
 
@@ -183,10 +181,19 @@ impl Queue for Database {
 }
 
 impl Database {
+    /// Takes the job available first, leasing it for `lease`.
+    pub async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Claimed>, DatabaseError> {
+        self.claim_beside(now, lease, &[], 1, &[]).await
+    }
+
     /// Takes the job available first that may run beside those
     /// `underway` (`claim_sql`), leasing it for `lease`; in the same
     /// transaction, deletes the jobs `done` since the last claim.
-    pub async fn claim(
+    pub(crate) async fn claim_beside(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
@@ -194,24 +201,20 @@ impl Database {
         per_channel: usize,
         done: &[i64],
     ) -> Result<Option<Claimed>, DatabaseError> {
-        let (sql, customers) = claim_sql(underway, per_channel);
+        let (sql, params) = claim_sql(time(now), underway, per_channel);
         let done = done.to_vec();
         self.with(move |conn| {
             let tx = conn.transaction()?;
             delete(&tx, &done)?;
             let row = tx
-                .query_row(
-                    &sql,
-                    params_from_iter(std::iter::once(time(now)).chain(customers)),
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, u32>(2)?,
-                            r.get(3)?,
-                        ))
-                    },
-                )
+                .query_row(&sql, params_from_iter(params), |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, u32>(2)?,
+                        r.get(3)?,
+                    ))
+                })
                 .optional()?;
             let Some((id, job, attempts, customer)) = row else {
                 tx.commit()?;
@@ -337,13 +340,10 @@ mod tests {
         let database = Database::open(&dir.path().join("accueil.db")).unwrap();
         let conn = database.connection.lock().unwrap();
         let plan = |underway: &[Underway]| -> Vec<String> {
-            let (sql, customers) = claim_sql(underway, 2);
+            let (sql, params) = claim_sql(NOW.to_string(), underway, 2);
             conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .unwrap()
-                .query_map(
-                    params_from_iter(std::iter::once(NOW.to_string()).chain(customers)),
-                    |r| r.get::<_, String>(3),
-                )
+                .query_map(params_from_iter(params), |r| r.get::<_, String>(3))
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap()
@@ -376,14 +376,10 @@ mod tests {
 
     /// Which queued job the next claim takes, beside those under way.
     fn next(conn: &Connection, underway: &[Underway], per_channel: usize) -> Option<i64> {
-        let (sql, customers) = claim_sql(underway, per_channel);
-        conn.query_row(
-            &sql,
-            params_from_iter(std::iter::once(NOW.to_string()).chain(customers)),
-            |r| r.get(0),
-        )
-        .optional()
-        .unwrap()
+        let (sql, params) = claim_sql(NOW.to_string(), underway, per_channel);
+        conn.query_row(&sql, params_from_iter(params), |r| r.get(0))
+            .optional()
+            .unwrap()
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::queue::{Claimed, Underway};
 use crate::Database;
 
 /// How long a claimed job stays hidden; longer than any processing takes.
-const LEASE_SECONDS: i64 = 60;
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 /// How often to look for jobs another process wrote to the file.
 const POLL: Duration = Duration::from_millis(500);
 /// How many jobs of one channel run at once. While a job waits for its
@@ -95,7 +95,15 @@ pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch:
             }
             return;
         }
-        let claimed = claim(&database, &running.underway(), &running.done).await;
+        let claimed = database
+            .claim_beside(
+                database.now(),
+                LEASE,
+                &running.underway(),
+                PER_CHANNEL,
+                &running.done,
+            )
+            .await;
         if claimed.is_ok() {
             running.done.clear();
         }
@@ -113,22 +121,6 @@ pub async fn run(database: Database, processor: Arc<Processor>, mut stop: watch:
             _ = stop.changed() => {}
         }
     }
-}
-
-async fn claim(
-    database: &Database,
-    underway: &[Underway],
-    done: &[i64],
-) -> Result<Option<Claimed>, crate::DatabaseError> {
-    database
-        .claim(
-            database.now(),
-            chrono::Duration::seconds(LEASE_SECONDS),
-            underway,
-            PER_CHANNEL,
-            done,
-        )
-        .await
 }
 
 /// Runs the claimed job beside the others.
@@ -196,7 +188,7 @@ pub async fn drain_one(
     database: &Database,
     processor: &Processor,
 ) -> Result<bool, crate::DatabaseError> {
-    let Some(claimed) = claim(database, &[], &[]).await? else {
+    let Some(claimed) = database.claim(database.now(), LEASE).await? else {
         return Ok(false);
     };
     if let Some(done) = handle(database, processor, &claimed).await? {
