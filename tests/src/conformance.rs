@@ -9,7 +9,7 @@ use accueil_core::domain::{
     ContactId, EmailAddress, Message, MessageId, PhoneNumber, ProviderMessageId, Quarantined,
     Thread, ThreadId, ThreadStatus,
 };
-use accueil_core::ports::{Amended, Appended, Claim, Store};
+use accueil_core::ports::{Amended, Appended, Appending, Claim, Store};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap()
@@ -84,7 +84,7 @@ async fn append(store: &dyn Store, m: &Message) -> Appended {
         .unwrap()
         .expect("the thread is stored");
     store
-        .append_message(m, &thread.thread.contact.id)
+        .append_message(&Appending::to(m, &thread.thread.contact.id))
         .await
         .unwrap()
 }
@@ -93,6 +93,7 @@ async fn append(store: &dyn Store, m: &Message) -> Appended {
 pub async fn store(store: &dyn Store) {
     contacts_are_found_by_any_address(store).await;
     a_new_contact_is_all_or_nothing(store).await;
+    a_first_message_brings_its_contact_and_thread(store).await;
     messages_are_deduplicated_and_ordered(store).await;
     threads_list_by_wait_and_by_activity_and_close(store).await;
     acknowledgements_are_owed_claimed_and_settled(store).await;
@@ -215,6 +216,96 @@ async fn a_new_contact_is_all_or_nothing(store: &dyn Store) {
             .unwrap()
             .map(|c| c.id),
         Some(first.id)
+    );
+}
+
+async fn a_first_message_brings_its_contact_and_thread(store: &dyn Store) {
+    let lou = contact("Lou", "lou@example.com", "+33600000401");
+    let t = thread(&lou, t0());
+    let first = owed(
+        message(&t, "first-401", t0(), "Bonjour"),
+        Acknowledgement::pending(),
+    );
+    let appending = Appending {
+        new_contact: Some(&lou),
+        new_thread: Some(&t),
+        ..Appending::to(&first, &lou.id)
+    };
+    assert_eq!(
+        store.append_message(&appending).await.unwrap(),
+        Appended::New
+    );
+    let found = store.find_contact(&lou.addresses[1..]).await.unwrap();
+    assert_eq!(found.map(|c| c.id), Some(lou.id.clone()));
+    let opened = store
+        .open_thread_of(&lou.id, Channel::Webform)
+        .await
+        .unwrap();
+    let opened = opened.expect("the thread it opened");
+    assert_eq!(opened.id, t.id);
+    assert_eq!(opened.message_count, 1);
+    assert_eq!(opened.last_excerpt, "Bonjour");
+    assert_eq!(
+        store
+            .acknowledgements_to(&lou.id, t0() - Duration::hours(1))
+            .await
+            .unwrap(),
+        [t0()]
+    );
+
+    // Delivered again after its thread was closed: the thread that the
+    // retry would open is not written either.
+    assert!(store
+        .close_thread(&t.id, t0() + Duration::hours(1))
+        .await
+        .unwrap());
+    let reopening = thread(&lou, t0() + Duration::hours(2));
+    let again = Message {
+        thread_id: reopening.id.clone(),
+        ..first.clone()
+    };
+    let appending = Appending {
+        new_thread: Some(&reopening),
+        ..Appending::to(&again, &lou.id)
+    };
+    assert_eq!(
+        store.append_message(&appending).await.unwrap(),
+        Appended::Duplicate
+    );
+    assert_eq!(store.thread(&reopening.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .open_thread_of(&lou.id, Channel::Webform)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Another message of the same person, made as a new contact meanwhile:
+    // nothing of it is written, and its job finds Lou when tried again.
+    let twin = contact("Lou", "lou-bis@example.com", "+33600000401");
+    let twin_thread = thread(&twin, t0() + Duration::hours(3));
+    let raced = message(&twin_thread, "raced-401", t0() + Duration::hours(3), "Re");
+    let appending = Appending {
+        new_contact: Some(&twin),
+        new_thread: Some(&twin_thread),
+        ..Appending::to(&raced, &twin.id)
+    };
+    assert_eq!(
+        store.append_message(&appending).await.unwrap(),
+        Appended::ContactTaken
+    );
+    assert_eq!(store.thread(&twin_thread.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .thread_of_message(Channel::Webform, "raced-401")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_contact(&twin.addresses[..1]).await.unwrap(),
+        None
     );
 }
 

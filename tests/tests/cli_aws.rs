@@ -8,7 +8,7 @@ use accueil_core::domain::{
     Acknowledgement, Address, Channel, ChannelAddress, Contact, ContactId, EmailAddress, Message,
     MessageId, ProviderMessageId, Thread, ThreadId, ThreadStatus,
 };
-use accueil_core::ports::Store;
+use accueil_core::ports::{Appending, Store};
 use accueil_e2e::{accueil_binary, aws};
 use serde_json::Value;
 
@@ -76,26 +76,25 @@ async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
         closed_at: None,
         unacknowledged: false,
     };
-    store.open_thread(&thread).await.unwrap();
-    store
-        .append_message(
-            &Message {
-                id: MessageId::generate(),
-                thread_id: thread.id.clone(),
-                channel: Channel::Webform,
-                provider_id: ProviderMessageId::parse(thread.id.as_str()).unwrap(),
-                sent_at: now,
-                received_at: now,
-                text: "Depuis le nuage".into(),
-                attachments: vec![],
-                edited_at: None,
-                deleted_at: None,
-                acknowledgement: Some(Acknowledgement::skipped("quiet_period")),
-            },
-            &contact.id,
-        )
-        .await
-        .unwrap();
+    let message = Message {
+        id: MessageId::generate(),
+        thread_id: thread.id.clone(),
+        channel: Channel::Webform,
+        provider_id: ProviderMessageId::parse(thread.id.as_str()).unwrap(),
+        sent_at: now,
+        received_at: now,
+        text: "Depuis le nuage".into(),
+        attachments: vec![],
+        edited_at: None,
+        deleted_at: None,
+        acknowledgement: Some(Acknowledgement::skipped("quiet_period")),
+    };
+    // The thread opens with its first message, as process stores it.
+    let appending = Appending {
+        new_thread: Some(&thread),
+        ..Appending::to(&message, &contact.id)
+    };
+    store.append_message(&appending).await.unwrap();
 
     let listed: Value =
         serde_json::from_str(&ok(&run(&table, &config, &["threads", "--json"]))).unwrap();

@@ -86,6 +86,36 @@ pub enum StoreError {
 pub enum Appended {
     New,
     Duplicate,
+    /// The contact it came with was new, but another contact holds one of
+    /// their addresses already (made meanwhile for a concurrent message of
+    /// the same person): nothing was written.
+    ContactTaken,
+}
+
+/// A message to store, and what it brings along when it is the first of
+/// its kind: a contact met for the first time, a thread it opens. Storing
+/// them with the message is one step where it was three.
+#[derive(Debug, Clone, Copy)]
+pub struct Appending<'a> {
+    pub message: &'a Message,
+    /// Whom it is from: an acknowledgement it is owed counts for them.
+    pub contact: &'a ContactId,
+    /// The contact, when this message is the first known of them.
+    pub new_contact: Option<&'a Contact>,
+    /// The thread, when this message opens it.
+    pub new_thread: Option<&'a Thread>,
+}
+
+impl<'a> Appending<'a> {
+    /// A message of a known contact to a thread already stored.
+    pub fn to(message: &'a Message, contact: &'a ContactId) -> Appending<'a> {
+        Appending {
+            message,
+            contact,
+            new_contact: None,
+            new_thread: None,
+        }
+    }
 }
 
 /// What an amendment found.
@@ -160,12 +190,10 @@ pub trait Store: Send + Sync {
     /// before on that channel, with the acknowledgement it is owed; atomic,
     /// so a retry can never store it twice nor lose what it is owed. An
     /// acknowledgement owed counts, from then on, in `acknowledgements_to`
-    /// the thread's `contact`.
-    async fn append_message(
-        &self,
-        message: &Message,
-        contact: &ContactId,
-    ) -> Result<Appended, StoreError>;
+    /// the `contact`. A new contact and a new thread it brings are stored
+    /// first, as `create_contact` and `open_thread` do; none of them when
+    /// the message is a duplicate or the contact's address is taken.
+    async fn append_message(&self, appending: &Appending<'_>) -> Result<Appended, StoreError>;
     /// Applies a customer's change to the message it names, and keeps the
     /// thread's excerpt and count of live messages true. Applying it again
     /// changes nothing more.

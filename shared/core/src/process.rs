@@ -16,7 +16,7 @@ use crate::domain::{
     ThreadStatus,
 };
 use crate::ports::{
-    Amended, Appended, ChannelSender, Clock, Job, Mailer, Queue, Store, StoreError,
+    Amended, Appended, Appending, ChannelSender, Clock, Job, Mailer, Queue, Store, StoreError,
 };
 
 /// What became of a job.
@@ -100,35 +100,36 @@ impl Processor {
 
     async fn receive(&self, envelope: &Envelope) -> Result<Outcome, ProcessError> {
         let now = self.clock.now();
-        let contact = self.contact_of(envelope, now).await?;
-        let thread = match self
-            .store
-            .open_thread_of(&contact.id, envelope.channel)
-            .await?
-        {
-            Some(thread) => thread,
-            None => {
-                let thread = Thread {
-                    id: envelope
-                        .reply_to
-                        .promised_reference()
-                        .cloned()
-                        .unwrap_or_else(ThreadId::generate),
-                    contact: contact.clone(),
-                    channel: envelope.channel,
-                    status: ThreadStatus::Open,
-                    opened_at: envelope.sent_at,
-                    last_message_at: now,
-                    message_count: 0,
-                    last_excerpt: String::new(),
-                    closed_at: None,
-                    unacknowledged: false,
-                };
-                self.store.open_thread(&thread).await?;
-                thread
+        let (contact, known) = self.contact_of(envelope, now).await?;
+        // A contact met just now has no thread yet, nor acknowledgements.
+        let open = match known {
+            Known::New => None,
+            Known::Before => {
+                self.store
+                    .open_thread_of(&contact.id, envelope.channel)
+                    .await?
             }
         };
-        let owed = self.owed(envelope, &contact.id, &thread.id, now).await?;
+        let opens = open.is_none();
+        let thread = open.unwrap_or_else(|| Thread {
+            id: envelope
+                .reply_to
+                .promised_reference()
+                .cloned()
+                .unwrap_or_else(ThreadId::generate),
+            contact: contact.clone(),
+            channel: envelope.channel,
+            status: ThreadStatus::Open,
+            opened_at: envelope.sent_at,
+            last_message_at: now,
+            message_count: 0,
+            last_excerpt: String::new(),
+            closed_at: None,
+            unacknowledged: false,
+        });
+        let owed = self
+            .owed(envelope, &contact.id, known, &thread.id, now)
+            .await?;
         let message = Message {
             id: MessageId::generate(),
             thread_id: thread.id.clone(),
@@ -157,7 +158,19 @@ impl Processor {
             attempt: 0,
             outbound,
         };
-        if self.store.append_message(&message, &contact.id).await? == Appended::Duplicate {
+        let appending = Appending {
+            message: &message,
+            contact: &contact.id,
+            new_contact: (known == Known::New).then_some(&contact),
+            new_thread: opens.then_some(&thread),
+        };
+        let appended = self.store.append_message(&appending).await?;
+        if appended == Appended::ContactTaken {
+            return Err(ProcessError::Raced(
+                "the customer was added meanwhile by another of their messages",
+            ));
+        }
+        if appended == Appended::Duplicate {
             tracing::info!(channel = %envelope.channel, "duplicate delivery");
             // Stored by an earlier try, which may have stopped before its
             // first attempt: the store's claim tells whether one is still
@@ -192,12 +205,13 @@ impl Processor {
     }
 
     /// Finds the contact by any of the envelope's addresses, learning the
-    /// ones it did not know yet (a WhatsApp user's BSUID beside their phone).
+    /// ones it did not know yet (a WhatsApp user's BSUID beside their phone);
+    /// a contact not found is made, to be stored with the message.
     async fn contact_of(
         &self,
         envelope: &Envelope,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Contact, ProcessError> {
+    ) -> Result<(Contact, Known), ProcessError> {
         let addresses = envelope.channel_addresses();
         let Some(found) = self.store.find_contact(&addresses).await? else {
             let contact = Contact {
@@ -206,12 +220,7 @@ impl Processor {
                 addresses,
                 created_at: now,
             };
-            if !self.store.create_contact(&contact).await? {
-                return Err(ProcessError::Raced(
-                    "the customer was added meanwhile by another of their messages",
-                ));
-            }
-            return Ok(contact);
+            return Ok((contact, Known::New));
         };
         let mut contact = found.clone();
         for address in addresses {
@@ -225,7 +234,7 @@ impl Processor {
         if contact != found {
             self.store.save_contact(&contact).await?;
         }
-        Ok(contact)
+        Ok((contact, Known::Before))
     }
 
     /// What the message is owed, decided before it is stored (and stored
@@ -234,13 +243,18 @@ impl Processor {
         &self,
         envelope: &Envelope,
         contact: &ContactId,
+        known: Known,
         thread: &ThreadId,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Owed, ProcessError> {
-        let earlier = self
-            .store
-            .acknowledgements_to(contact, now - ack::lookback(&self.config))
-            .await?;
+        let earlier = match known {
+            Known::New => Vec::new(),
+            Known::Before => {
+                self.store
+                    .acknowledgements_to(contact, now - ack::lookback(&self.config))
+                    .await?
+            }
+        };
         if let Err(skip) = ack::decide(&self.config, now, &earlier) {
             return Ok(Owed::Nothing(skip));
         }
@@ -261,6 +275,14 @@ impl Processor {
         let text = ack::compose(&self.config, now, envelope.sender.name.as_deref(), thread);
         channels::acknowledgement(&self.config, envelope, &text)
     }
+}
+
+/// Whether the contact was stored before this message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Before,
+    /// Met with this message: stored with it.
+    New,
 }
 
 /// What a new message is owed.

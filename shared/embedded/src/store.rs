@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use accueil_core::delivery;
 use accueil_core::domain::{
@@ -11,7 +11,8 @@ use accueil_core::domain::{
     EXCERPT_CHARS,
 };
 use accueil_core::ports::{
-    Amended, Appended, Claim, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
+    Amended, Appended, Appending, Claim, Forgotten, QuarantineEntry, Store, StoreError,
+    ThreadWithMessages,
 };
 
 use crate::database::{parse_time, time, Database, DatabaseError};
@@ -141,6 +142,103 @@ fn status_text(status: ThreadStatus) -> &'static str {
     }
 }
 
+/// Stores a new contact with its addresses; false, having written only
+/// the contact, when another contact holds one of them (the caller's
+/// transaction must then be dropped).
+fn insert_contact(tx: &Transaction<'_>, contact: &Contact) -> Result<bool, DatabaseError> {
+    tx.execute(
+        "INSERT INTO contacts (id, name, created_at) VALUES (?1, ?2, ?3)",
+        params![contact.id.as_str(), contact.name, time(contact.created_at)],
+    )?;
+    for (position, address) in contact.addresses.iter().enumerate() {
+        let taken = tx
+            .query_row(
+                "SELECT 1 FROM contact_addresses WHERE address = ?1",
+                [address.key()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if taken {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO contact_addresses (address, contact_id, position) VALUES (?1, ?2, ?3)",
+            params![address.key(), contact.id.as_str(), position as i64],
+        )?;
+    }
+    Ok(true)
+}
+
+fn insert_thread(conn: &Connection, t: &Thread) -> Result<(), DatabaseError> {
+    conn.execute(
+        &format!(
+            "INSERT INTO threads ({THREAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ),
+        params![
+            t.id.as_str(),
+            t.contact.id.as_str(),
+            t.channel.as_str(),
+            status_text(t.status),
+            time(t.opened_at),
+            time(t.last_message_at),
+            t.message_count,
+            t.last_excerpt,
+            t.closed_at.map(time),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Adds the message to its thread, with the acknowledgement it is owed,
+/// unless its provider id was stored before (then nothing is written).
+fn insert_message(
+    tx: &Transaction<'_>,
+    m: &Message,
+    contact: &str,
+) -> Result<Appended, DatabaseError> {
+    let ack = m.acknowledgement.as_ref();
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
+            ack_state, ack_reason, ack_receipt, ack_attempts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            m.id.as_str(),
+            m.thread_id.as_str(),
+            m.channel.as_str(),
+            m.provider_id.as_str(),
+            time(m.sent_at),
+            time(m.received_at),
+            m.text,
+            serde_json::to_string(&m.attachments).expect("attachments serialize"),
+            ack.map(|a| a.state.as_str()),
+            ack.and_then(|a| a.reason.as_deref()),
+            ack.and_then(|a| a.receipt.as_deref()),
+            ack.map_or(0, |a| a.attempts),
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(Appended::Duplicate);
+    }
+    // Messages can arrive out of order: the one sent last sets
+    // the excerpt, the one stored last the activity.
+    tx.execute(
+        "UPDATE threads SET message_count = message_count + 1,
+            last_excerpt = CASE WHEN last_sent_at IS NULL OR ?3 >= last_sent_at THEN ?4 ELSE last_excerpt END,
+            last_sent_at = CASE WHEN last_sent_at IS NULL OR ?3 >= last_sent_at THEN ?3 ELSE last_sent_at END,
+            last_message_at = max(last_message_at, ?2)
+         WHERE id = ?1",
+        params![m.thread_id.as_str(), time(m.received_at), time(m.sent_at), excerpt(&m.text, EXCERPT_CHARS)],
+    )?;
+    if ack.is_some_and(Acknowledgement::is_pending) {
+        tx.execute(
+            "INSERT INTO acknowledgements (thread_id, contact_id, channel, sent_at, receipt) VALUES (?1, ?2, ?3, ?4, '')",
+            params![m.thread_id.as_str(), contact, m.channel.as_str(), time(m.received_at)],
+        )?;
+    }
+    Ok(Appended::New)
+}
+
 #[async_trait]
 impl Store for Database {
     async fn find_contact(
@@ -172,27 +270,9 @@ impl Store for Database {
         Ok(self
             .with(move |conn| {
                 let tx = conn.transaction()?;
-                tx.execute(
-                    "INSERT INTO contacts (id, name, created_at) VALUES (?1, ?2, ?3)",
-                    params![contact.id.as_str(), contact.name, time(contact.created_at)],
-                )?;
-                for (position, address) in contact.addresses.iter().enumerate() {
-                    let taken = tx
-                        .query_row(
-                            "SELECT 1 FROM contact_addresses WHERE address = ?1",
-                            [address.key()],
-                            |_| Ok(()),
-                        )
-                        .optional()?
-                        .is_some();
-                    // Dropped unfinished, the transaction writes nothing.
-                    if taken {
-                        return Ok(false);
-                    }
-                    tx.execute(
-                        "INSERT INTO contact_addresses (address, contact_id, position) VALUES (?1, ?2, ?3)",
-                        params![address.key(), contact.id.as_str(), position as i64],
-                    )?;
+                // Dropped unfinished, the transaction writes nothing.
+                if !insert_contact(&tx, &contact)? {
+                    return Ok(false);
                 }
                 tx.commit()?;
                 Ok(true)
@@ -242,79 +322,32 @@ impl Store for Database {
     }
 
     async fn open_thread(&self, thread: &Thread) -> Result<(), StoreError> {
-        let t = thread.clone();
-        Ok(self
-            .with(move |conn| {
-                conn.execute(
-                    &format!("INSERT INTO threads ({THREAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-                    params![
-                        t.id.as_str(),
-                        t.contact.id.as_str(),
-                        t.channel.as_str(),
-                        status_text(t.status),
-                        time(t.opened_at),
-                        time(t.last_message_at),
-                        t.message_count,
-                        t.last_excerpt,
-                        t.closed_at.map(time),
-                    ],
-                )?;
-                Ok(())
-            })
-            .await?)
+        let thread = thread.clone();
+        Ok(self.with(move |conn| insert_thread(conn, &thread)).await?)
     }
 
-    async fn append_message(
-        &self,
-        message: &Message,
-        contact: &ContactId,
-    ) -> Result<Appended, StoreError> {
-        let m = message.clone();
-        let contact = contact.to_string();
+    async fn append_message(&self, appending: &Appending<'_>) -> Result<Appended, StoreError> {
+        let m = appending.message.clone();
+        let contact = appending.contact.to_string();
+        let new_contact = appending.new_contact.cloned();
+        let new_thread = appending.new_thread.cloned();
         Ok(self
             .with(move |conn| {
+                // One transaction: dropped unfinished, it writes nothing.
                 let tx = conn.transaction()?;
-                let ack = m.acknowledgement.as_ref();
-                let inserted = tx.execute(
-                    "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
-                        ack_state, ack_reason, ack_receipt, ack_attempts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![
-                        m.id.as_str(),
-                        m.thread_id.as_str(),
-                        m.channel.as_str(),
-                        m.provider_id.as_str(),
-                        time(m.sent_at),
-                        time(m.received_at),
-                        m.text,
-                        serde_json::to_string(&m.attachments).expect("attachments serialize"),
-                        ack.map(|a| a.state.as_str()),
-                        ack.and_then(|a| a.reason.as_deref()),
-                        ack.and_then(|a| a.receipt.as_deref()),
-                        ack.map_or(0, |a| a.attempts),
-                    ],
-                )?;
-                if inserted == 0 {
-                    return Ok(Appended::Duplicate);
+                if let Some(new_contact) = &new_contact {
+                    if !insert_contact(&tx, new_contact)? {
+                        return Ok(Appended::ContactTaken);
+                    }
                 }
-                // Messages can arrive out of order: the one sent last sets
-                // the excerpt, the one stored last the activity.
-                tx.execute(
-                    "UPDATE threads SET message_count = message_count + 1,
-                        last_excerpt = CASE WHEN last_sent_at IS NULL OR ?3 >= last_sent_at THEN ?4 ELSE last_excerpt END,
-                        last_sent_at = CASE WHEN last_sent_at IS NULL OR ?3 >= last_sent_at THEN ?3 ELSE last_sent_at END,
-                        last_message_at = max(last_message_at, ?2)
-                     WHERE id = ?1",
-                    params![m.thread_id.as_str(), time(m.received_at), time(m.sent_at), excerpt(&m.text, EXCERPT_CHARS)],
-                )?;
-                if ack.is_some_and(Acknowledgement::is_pending) {
-                    tx.execute(
-                        "INSERT INTO acknowledgements (thread_id, contact_id, channel, sent_at, receipt) VALUES (?1, ?2, ?3, ?4, '')",
-                        params![m.thread_id.as_str(), contact, m.channel.as_str(), time(m.received_at)],
-                    )?;
+                if let Some(new_thread) = &new_thread {
+                    insert_thread(&tx, new_thread)?;
                 }
-                tx.commit()?;
-                Ok(Appended::New)
+                let appended = insert_message(&tx, &m, &contact)?;
+                if appended == Appended::New {
+                    tx.commit()?;
+                }
+                Ok(appended)
             })
             .await?)
     }

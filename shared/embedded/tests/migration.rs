@@ -5,7 +5,7 @@ use accueil_core::domain::{
     Acknowledgement, Address, Channel, ChannelAddress, Message, MessageId, ProviderMessageId,
     ThreadId, UserId,
 };
-use accueil_core::ports::{Appended, Store};
+use accueil_core::ports::{Appended, Appending, Store};
 use accueil_embedded::Database;
 use chrono::{DateTime, Duration, Utc};
 
@@ -89,7 +89,7 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
     };
     assert_eq!(
         database
-            .append_message(&earlier, &contact.id)
+            .append_message(&Appending::to(&earlier, &contact.id))
             .await
             .unwrap(),
         Appended::New
@@ -120,7 +120,10 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         acknowledgement: Some(Acknowledgement::pending()),
     };
     assert_eq!(
-        database.append_message(&next, &contact.id).await.unwrap(),
+        database
+            .append_message(&Appending::to(&next, &contact.id))
+            .await
+            .unwrap(),
         Appended::New
     );
     // What it is owed counts for its contact; the old message owed nothing known.
@@ -146,7 +149,10 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         text: "Plus ancien".into(),
         ..next.clone()
     };
-    database.append_message(&older, &contact.id).await.unwrap();
+    database
+        .append_message(&Appending::to(&older, &contact.id))
+        .await
+        .unwrap();
     let upgraded = database.thread(&id).await.unwrap().unwrap();
     assert_eq!(upgraded.thread.last_excerpt, "Encore moi");
     drop(database);

@@ -19,7 +19,8 @@ use accueil_core::domain::{
     EXCERPT_CHARS,
 };
 use accueil_core::ports::{
-    Amended, Appended, Claim, Forgotten, QuarantineEntry, Store, StoreError, ThreadWithMessages,
+    Amended, Appended, Appending, Claim, Forgotten, QuarantineEntry, Store, StoreError,
+    ThreadWithMessages,
 };
 
 use super::acknowledgement;
@@ -124,6 +125,47 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .expect("table and item are set")
+    }
+
+    /// A new contact and its addresses, each address taken only if no
+    /// contact holds it: the contact first, then one step per address.
+    fn contact_puts(&self, contact: &Contact) -> Vec<TransactWriteItem> {
+        let mut steps = vec![TransactWriteItem::builder()
+            .put(self.put_new(contact_item(contact)))
+            .build()];
+        for address in &contact.addresses {
+            let owner = self.put_new(item([
+                ("pk", s(format!("ADDRESS#{}", address.key()))),
+                ("sk", s("ADDRESS")),
+                ("contact_id", s(contact.id.as_str())),
+            ]));
+            steps.push(TransactWriteItem::builder().put(owner).build());
+        }
+        steps
+    }
+
+    /// A new thread's item, with the contact's pointer to their open thread
+    /// on its channel and their membership record.
+    fn thread_puts(&self, thread_item: Item, thread: &Thread) -> [TransactWriteItem; 3] {
+        let contact = contact_pk(thread.contact.id.as_str());
+        // One open thread per contact and channel, even under concurrent deliveries.
+        let pointer = self.put_new(item([
+            ("pk", s(&contact)),
+            ("sk", s(format!("OPEN#{}", thread.channel))),
+            ("thread_id", s(thread.id.as_str())),
+        ]));
+        let membership = self.put(item([
+            ("pk", s(&contact)),
+            ("sk", s(format!("THREAD#{}", thread.id))),
+            ("thread_id", s(thread.id.as_str())),
+        ]));
+        [
+            TransactWriteItem::builder()
+                .put(self.put_new(thread_item))
+                .build(),
+            TransactWriteItem::builder().put(pointer).build(),
+            TransactWriteItem::builder().put(membership).build(),
+        ]
     }
 
     pub(super) fn key(pk: String, sk: &str) -> Item {
@@ -463,21 +505,13 @@ impl Store for DynamoStore {
     }
 
     async fn create_contact(&self, contact: &Contact) -> Result<bool, StoreError> {
-        let mut transaction = self.client.transact_write_items().transact_items(
-            TransactWriteItem::builder()
-                .put(self.put_new(contact_item(contact)))
-                .build(),
-        );
-        for address in &contact.addresses {
-            let owner = self.put_new(item([
-                ("pk", s(format!("ADDRESS#{}", address.key()))),
-                ("sk", s("ADDRESS")),
-                ("contact_id", s(contact.id.as_str())),
-            ]));
-            transaction =
-                transaction.transact_items(TransactWriteItem::builder().put(owner).build());
-        }
-        match transaction.send().await {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(self.contact_puts(contact)))
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(true),
             // An address is taken: nothing was written.
             Err(e) if (1..=contact.addresses.len()).any(|i| condition_failed_at(&e, i)) => {
@@ -540,36 +574,17 @@ impl Store for DynamoStore {
     }
 
     async fn open_thread(&self, thread: &Thread) -> Result<(), StoreError> {
-        let contact = contact_pk(thread.contact.id.as_str());
-        // One open thread per contact and channel, even under concurrent deliveries.
-        let pointer = self.put_new(item([
-            ("pk", s(&contact)),
-            ("sk", s(format!("OPEN#{}", thread.channel))),
-            ("thread_id", s(thread.id.as_str())),
-        ]));
-        let membership = self.put(item([
-            ("pk", s(&contact)),
-            ("sk", s(format!("THREAD#{}", thread.id))),
-            ("thread_id", s(thread.id.as_str())),
-        ]));
-        let thread_put = self.put_new(thread_item(thread));
         self.client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(thread_put).build())
-            .transact_items(TransactWriteItem::builder().put(pointer).build())
-            .transact_items(TransactWriteItem::builder().put(membership).build())
+            .set_transact_items(Some(self.thread_puts(thread_item(thread), thread).into()))
             .send()
             .await
             .map_err(unavailable)?;
         Ok(())
     }
 
-    async fn append_message(
-        &self,
-        message: &Message,
-        contact: &ContactId,
-    ) -> Result<Appended, StoreError> {
-        let m = message;
+    async fn append_message(&self, appending: &Appending<'_>) -> Result<Appended, StoreError> {
+        let m = appending.message;
         // A thread's messages in the order they were sent.
         // WhatsApp stamps whole seconds: within one, the order they came.
         let message_sk = format!("MSG#{}#{}#{}", time(m.sent_at), time(m.received_at), m.id);
@@ -601,35 +616,71 @@ impl Store for DynamoStore {
                     .map(|(k, v)| (k.to_string(), v)),
             );
         }
-        let stored = self.put(stored);
-        let count = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
-            .update_expression("ADD message_count :one")
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .expect("table, key and expression are set");
-        let transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(dedupe).build())
-            .transact_items(TransactWriteItem::builder().put(stored).build())
-            .transact_items(TransactWriteItem::builder().update(count).build());
-        // What it is owed, counted for the contact in the same step.
-        let result = match &m.acknowledgement {
-            Some(ack) if ack.is_pending() => transaction.transact_items(
+        // The deduplication first: its failure, at index 0, is a duplicate.
+        let mut steps = vec![
+            TransactWriteItem::builder().put(dedupe).build(),
+            TransactWriteItem::builder().put(self.put(stored)).build(),
+        ];
+        match appending.new_thread {
+            // A thread opened by this message is written as it is with it:
+            // one item cannot be both put and updated in a transaction.
+            Some(thread) => {
+                let mut opened = thread_item(thread);
+                opened.insert("message_count".into(), n(thread.message_count + 1));
+                opened.insert(
+                    "last_message_at".into(),
+                    s(time(thread.last_message_at.max(m.received_at))),
+                );
+                opened.insert("last_excerpt".into(), s(excerpt(&m.text, EXCERPT_CHARS)));
+                opened.insert("last_sent_at".into(), s(time(m.sent_at)));
+                steps.extend(self.thread_puts(opened, thread));
+            }
+            None => steps.push(
                 TransactWriteItem::builder()
-                    .put(self.put(owed_item(contact, m)))
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
+                            .update_expression("ADD message_count :one")
+                            .expression_attribute_values(":one", n(1))
+                            .build()
+                            .expect("table, key and expression are set"),
+                    )
                     .build(),
             ),
-            _ => transaction,
         }
-        .send()
-        .await;
+        // What it is owed, counted for the contact in the same step.
+        if m.acknowledgement
+            .as_ref()
+            .is_some_and(Acknowledgement::is_pending)
+        {
+            steps.push(
+                TransactWriteItem::builder()
+                    .put(self.put(owed_item(appending.contact, m)))
+                    .build(),
+            );
+        }
+        let contact_at = steps.len();
+        if let Some(contact) = appending.new_contact {
+            steps.extend(self.contact_puts(contact));
+        }
+        let contact_steps = contact_at..steps.len();
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(steps))
+            .send()
+            .await;
         match result {
             Ok(_) => {}
             Err(e) if condition_failed_at(&e, 0) => return Ok(Appended::Duplicate),
+            Err(e) if contact_steps.clone().any(|i| condition_failed_at(&e, i)) => {
+                return Ok(Appended::ContactTaken)
+            }
             Err(e) => return Err(unavailable(e)),
+        }
+        if appending.new_thread.is_some() {
+            return Ok(Appended::New);
         }
         // Messages can arrive out of order: the one sent last sets the
         // excerpt, the one stored last the activity. Both, in one request,
