@@ -9,7 +9,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use accueil_core::domain::Channel;
 use accueil_core::ports::{Job, Queue, QueueError};
 
-use crate::database::{time, Database, DatabaseError};
+use crate::database::{time, Cached, Database, DatabaseError};
 
 /// After this many failed attempts a job is set aside as a dead letter.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -111,7 +111,7 @@ fn search(which: &str, and: &str) -> String {
 
 fn delete(conn: &Connection, done: &[i64]) -> rusqlite::Result<()> {
     for id in done {
-        conn.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+        conn.execute_cached("DELETE FROM queue WHERE id = ?1", [id])?;
     }
     Ok(())
 }
@@ -141,7 +141,7 @@ impl Row {
         enqueued_at: &str,
         available_at: &str,
     ) -> rusqlite::Result<()> {
-        conn.execute(
+        conn.execute_cached(
             INSERT,
             params![
                 self.job,
@@ -207,7 +207,7 @@ impl Database {
             let tx = conn.transaction()?;
             delete(&tx, &done)?;
             let row = tx
-                .query_row(&sql, params_from_iter(params), |r| {
+                .query_row_cached(&sql, params_from_iter(params), |r| {
                     Ok((
                         r.get(0)?,
                         r.get::<_, String>(1)?,
@@ -220,7 +220,7 @@ impl Database {
                 tx.commit()?;
                 return Ok(None);
             };
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE queue SET attempts = attempts + 1, available_at = ?2 WHERE id = ?1",
                 params![id, time(now + lease)],
             )?;
@@ -261,7 +261,7 @@ impl Database {
         let dead = claimed.job.is_none() || attempts >= MAX_ATTEMPTS;
         let backoff = Duration::seconds(5 * 2i64.pow(attempts.min(10)));
         self.with(move |conn| {
-            conn.execute(
+            conn.execute_cached(
                 "UPDATE queue SET last_error = ?2, dead = ?3, available_at = ?4 WHERE id = ?1",
                 params![id, error, dead, time(now + backoff)],
             )?;
@@ -279,13 +279,13 @@ impl Database {
         let now = time(self.now());
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            let jobs = tx.execute(
+            let jobs = tx.execute_cached(
                 "UPDATE queue SET available_at = ?1 WHERE dead = 0 AND attempts > 0",
                 [&now],
             )?;
             // Run out, not removed: the claim rule lets the next attempt
             // through only after a lease that ended (delivery::claim).
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE messages SET ack_leased_until = ?1 WHERE ack_leased_until > ?1",
                 [&now],
             )?;
@@ -297,7 +297,7 @@ impl Database {
 
     pub async fn queue_stats(&self) -> Result<QueueStats, DatabaseError> {
         self.with(|conn| {
-            Ok(conn.query_row(
+            Ok(conn.query_row_cached(
                 "SELECT coalesce(sum(dead = 0), 0), coalesce(sum(dead = 1), 0) FROM queue",
                 [],
                 |r| {

@@ -15,7 +15,7 @@ use accueil_core::ports::{
     ThreadWithMessages,
 };
 
-use crate::database::{parse_time, time, Database, DatabaseError};
+use crate::database::{parse_time, time, Cached, Database, DatabaseError};
 
 fn corrupt(what: &str) -> DatabaseError {
     DatabaseError::Sql(rusqlite::Error::InvalidColumnType(
@@ -27,7 +27,7 @@ fn corrupt(what: &str) -> DatabaseError {
 
 fn load_contact(conn: &Connection, id: &str) -> Result<Option<Contact>, DatabaseError> {
     let row = conn
-        .query_row(
+        .query_row_cached(
             "SELECT id, name, created_at FROM contacts WHERE id = ?1",
             [id],
             |r| {
@@ -122,7 +122,7 @@ fn query_threads(
     sql_tail: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<Thread>, DatabaseError> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {THREAD_COLUMNS}, acks_sent, acks_failed FROM threads {sql_tail}"
     ))?;
     let rows = stmt
@@ -146,13 +146,13 @@ fn status_text(status: ThreadStatus) -> &'static str {
 /// the contact, when another contact holds one of them (the caller's
 /// transaction must then be dropped).
 fn insert_contact(tx: &Transaction<'_>, contact: &Contact) -> Result<bool, DatabaseError> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO contacts (id, name, created_at) VALUES (?1, ?2, ?3)",
         params![contact.id.as_str(), contact.name, time(contact.created_at)],
     )?;
     for (position, address) in contact.addresses.iter().enumerate() {
         let taken = tx
-            .query_row(
+            .query_row_cached(
                 "SELECT 1 FROM contact_addresses WHERE address = ?1",
                 [address.key()],
                 |_| Ok(()),
@@ -162,7 +162,7 @@ fn insert_contact(tx: &Transaction<'_>, contact: &Contact) -> Result<bool, Datab
         if taken {
             return Ok(false);
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO contact_addresses (address, contact_id, position) VALUES (?1, ?2, ?3)",
             params![address.key(), contact.id.as_str(), position as i64],
         )?;
@@ -171,7 +171,7 @@ fn insert_contact(tx: &Transaction<'_>, contact: &Contact) -> Result<bool, Datab
 }
 
 fn insert_thread(conn: &Connection, t: &Thread) -> Result<(), DatabaseError> {
-    conn.execute(
+    conn.execute_cached(
         &format!(
             "INSERT INTO threads ({THREAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         ),
@@ -198,7 +198,7 @@ fn insert_message(
     contact: &str,
 ) -> Result<Appended, DatabaseError> {
     let ack = m.acknowledgement.as_ref();
-    let inserted = tx.execute(
+    let inserted = tx.execute_cached(
         "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
             ack_state, ack_reason, ack_receipt, ack_attempts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -222,7 +222,7 @@ fn insert_message(
     }
     // Messages can arrive out of order: the one sent last sets
     // the excerpt, the one stored last the activity.
-    tx.execute(
+    tx.execute_cached(
         "UPDATE threads SET message_count = message_count + 1,
             last_excerpt = CASE WHEN last_sent_at IS NULL OR ?3 >= last_sent_at THEN ?4 ELSE last_excerpt END,
             last_sent_at = CASE WHEN last_sent_at IS NULL OR ?3 >= last_sent_at THEN ?3 ELSE last_sent_at END,
@@ -231,7 +231,7 @@ fn insert_message(
         params![m.thread_id.as_str(), time(m.received_at), time(m.sent_at), excerpt(&m.text, EXCERPT_CHARS)],
     )?;
     if ack.is_some_and(Acknowledgement::is_pending) {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO acknowledgements (thread_id, contact_id, channel, sent_at, receipt) VALUES (?1, ?2, ?3, ?4, '')",
             params![m.thread_id.as_str(), contact, m.channel.as_str(), time(m.received_at)],
         )?;
@@ -250,7 +250,7 @@ impl Store for Database {
             .with(move |conn| {
                 for key in keys {
                     let id: Option<String> = conn
-                        .query_row(
+                        .query_row_cached(
                             "SELECT contact_id FROM contact_addresses WHERE address = ?1",
                             [&key],
                             |r| r.get(0),
@@ -285,14 +285,14 @@ impl Store for Database {
         Ok(self
             .with(move |conn| {
                 let tx = conn.transaction()?;
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO contacts (id, name, created_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT(id) DO UPDATE SET name = excluded.name",
                     params![contact.id.as_str(), contact.name, time(contact.created_at)],
                 )?;
                 for (position, address) in contact.addresses.iter().enumerate() {
                     // An address already owned by another contact stays with it.
-                    tx.execute(
+                    tx.execute_cached(
                         "INSERT OR IGNORE INTO contact_addresses (address, contact_id, position) VALUES (?1, ?2, ?3)",
                         params![address.key(), contact.id.as_str(), position as i64],
                     )?;
@@ -358,7 +358,7 @@ impl Store for Database {
             .with(move |conn| {
                 let tx = conn.transaction()?;
                 let found: Option<(String, String)> = tx
-                    .query_row(
+                    .query_row_cached(
                         "SELECT id, thread_id FROM messages WHERE channel = ?1 AND provider_id = ?2",
                         params![a.channel.as_str(), a.provider_id.as_str()],
                         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -369,7 +369,7 @@ impl Store for Database {
                 };
                 // A withdrawn message stays withdrawn: a late edit does not bring it back.
                 match &a.change {
-                    Change::Edited { text, attachments } => tx.execute(
+                    Change::Edited { text, attachments } => tx.execute_cached(
                         "UPDATE messages SET text = ?2, attachments = ?3, edited_at = ?4
                          WHERE id = ?1 AND deleted_at IS NULL",
                         params![
@@ -379,7 +379,7 @@ impl Store for Database {
                             time(a.at)
                         ],
                     )?,
-                    Change::Deleted => tx.execute(
+                    Change::Deleted => tx.execute_cached(
                         "UPDATE messages SET text = '', attachments = '[]', deleted_at = ?2
                          WHERE id = ?1 AND deleted_at IS NULL",
                         params![message, time(a.at)],
@@ -387,7 +387,7 @@ impl Store for Database {
                 };
                 // The excerpt is the latest message still there; the count, those still there.
                 let latest: Option<(String, String)> = tx
-                    .query_row(
+                    .query_row_cached(
                         "SELECT text, sent_at FROM messages WHERE thread_id = ?1 AND deleted_at IS NULL
                          ORDER BY sent_at DESC, received_at DESC, id DESC LIMIT 1",
                         [&thread],
@@ -395,7 +395,7 @@ impl Store for Database {
                     )
                     .optional()?;
                 let (text, sent_at) = latest.map_or((String::new(), None), |(t, s)| (t, Some(s)));
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE threads SET last_excerpt = ?2, last_sent_at = ?3,
                         message_count = (SELECT count(*) FROM messages WHERE thread_id = ?1 AND deleted_at IS NULL)
                      WHERE id = ?1",
@@ -442,7 +442,7 @@ impl Store for Database {
             .with(move |conn| {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let stored: Option<(Option<String>, u32, Option<String>)> = tx
-                    .query_row(
+                    .query_row_cached(
                         "SELECT ack_state, ack_attempts, ack_leased_until FROM messages WHERE channel = ?1 AND provider_id = ?2",
                         params![channel.as_str(), provider_id],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -454,7 +454,7 @@ impl Store for Database {
                 let leased_until = leased_until.as_deref().map(parse_time).transpose()?;
                 let claim = delivery::claim(ack_state(&state)?, attempts, leased_until, attempt, now);
                 if claim == Claim::Claimed {
-                    tx.execute(
+                    tx.execute_cached(
                         "UPDATE messages SET ack_attempts = ?3, ack_leased_until = ?4 WHERE channel = ?1 AND provider_id = ?2",
                         params![channel.as_str(), provider_id, attempt + 1, time(until)],
                     )?;
@@ -480,7 +480,7 @@ impl Store for Database {
         Ok(self
             .with(move |conn| {
                 let tx = conn.transaction()?;
-                let changed = tx.execute(
+                let changed = tx.execute_cached(
                     "UPDATE messages SET ack_state = ?3, ack_reason = ?4, ack_receipt = ?5, ack_attempts = ?6, ack_leased_until = NULL
                      WHERE channel = ?1 AND provider_id = ?2 AND ack_state = 'pending'",
                     params![channel.as_str(), provider_id, o.state.as_str(), o.reason, o.receipt, o.attempts],
@@ -491,7 +491,7 @@ impl Store for Database {
                     AckState::Pending | AckState::Skipped => None,
                 };
                 if let (1, Some(counter)) = (changed, counter) {
-                    tx.execute(
+                    tx.execute_cached(
                         &format!("UPDATE threads SET {counter} = {counter} + 1 WHERE id = ?1"),
                         [&thread],
                     )?;
@@ -591,7 +591,7 @@ impl Store for Database {
         Ok(self
             .with(move |conn| {
                 let id: Option<String> = conn
-                    .query_row(
+                    .query_row_cached(
                         "SELECT thread_id FROM messages WHERE channel = ?1 AND provider_id = ?2",
                         params![channel.as_str(), provider_id],
                         |r| r.get(0),
@@ -607,7 +607,7 @@ impl Store for Database {
         let id = id.to_string();
         Ok(self
             .with(move |conn| {
-                let changed = conn.execute(
+                let changed = conn.execute_cached(
                     "UPDATE threads SET status = 'closed', closed_at = ?2 WHERE id = ?1 AND status = 'open'",
                     params![id, time(at)],
                 )?;
@@ -621,7 +621,7 @@ impl Store for Database {
         Ok(self
             .with(move |conn| {
                 // Keyed by id so that a redelivered job keeps one copy.
-                conn.execute(
+                conn.execute_cached(
                     "INSERT OR IGNORE INTO quarantine (id, channel, received_at, reason, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![q.id, q.channel.as_str(), time(q.received_at), q.reason, q.payload],
                 )?;
@@ -634,7 +634,7 @@ impl Store for Database {
         let since = since.map(time).unwrap_or_default();
         Ok(self
             .with(move |conn| {
-                Ok(conn.query_row(
+                Ok(conn.query_row_cached(
                     "SELECT count(*) FROM quarantine WHERE received_at > ?1",
                     [since],
                     |r| r.get(0),
@@ -646,7 +646,7 @@ impl Store for Database {
     async fn quarantine_entries(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
         Ok(self
             .with(|conn| {
-                let mut stmt = conn.prepare(
+                let mut stmt = conn.prepare_cached(
                     "SELECT id, channel, received_at, reason FROM quarantine ORDER BY received_at DESC, id",
                 )?;
                 let rows = stmt
@@ -678,7 +678,7 @@ impl Store for Database {
         Ok(self
             .with(move |conn| {
                 Ok(conn
-                    .query_row("SELECT payload FROM quarantine WHERE id = ?1", [id], |r| {
+                    .query_row_cached("SELECT payload FROM quarantine WHERE id = ?1", [id], |r| {
                         r.get(0)
                     })
                     .optional()?)
@@ -690,7 +690,7 @@ impl Store for Database {
         Ok(self
             .with(|conn| {
                 let last: Option<String> =
-                    conn.query_row("SELECT max(sent_at) FROM digests", [], |r| r.get(0))?;
+                    conn.query_row_cached("SELECT max(sent_at) FROM digests", [], |r| r.get(0))?;
                 Ok(last.as_deref().map(parse_time).transpose()?)
             })
             .await?)
@@ -699,7 +699,7 @@ impl Store for Database {
     async fn record_digest(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
         Ok(self
             .with(move |conn| {
-                conn.execute("INSERT INTO digests (sent_at) VALUES (?1)", [time(at)])?;
+                conn.execute_cached("INSERT INTO digests (sent_at) VALUES (?1)", [time(at)])?;
                 Ok(())
             })
             .await?)
@@ -714,21 +714,21 @@ impl Store for Database {
             .with(move |conn| {
                 let tx = conn.transaction()?;
                 let id: Option<String> = tx
-                    .query_row("SELECT contact_id FROM contact_addresses WHERE address = ?1", [&key], |r| r.get(0))
+                    .query_row_cached("SELECT contact_id FROM contact_addresses WHERE address = ?1", [&key], |r| r.get(0))
                     .optional()?;
                 let Some(id) = id else {
                     return Ok(None);
                 };
-                let messages: usize = tx.query_row(
+                let messages: usize = tx.query_row_cached(
                     "SELECT count(*) FROM messages WHERE thread_id IN (SELECT id FROM threads WHERE contact_id = ?1)",
                     [&id],
                     |r| r.get(0),
                 )?;
-                tx.execute("DELETE FROM messages WHERE thread_id IN (SELECT id FROM threads WHERE contact_id = ?1)", [&id])?;
-                tx.execute("DELETE FROM acknowledgements WHERE contact_id = ?1", [&id])?;
-                let threads = tx.execute("DELETE FROM threads WHERE contact_id = ?1", [&id])?;
-                tx.execute("DELETE FROM contact_addresses WHERE contact_id = ?1", [&id])?;
-                tx.execute("DELETE FROM contacts WHERE id = ?1", [&id])?;
+                tx.execute_cached("DELETE FROM messages WHERE thread_id IN (SELECT id FROM threads WHERE contact_id = ?1)", [&id])?;
+                tx.execute_cached("DELETE FROM acknowledgements WHERE contact_id = ?1", [&id])?;
+                let threads = tx.execute_cached("DELETE FROM threads WHERE contact_id = ?1", [&id])?;
+                tx.execute_cached("DELETE FROM contact_addresses WHERE contact_id = ?1", [&id])?;
+                tx.execute_cached("DELETE FROM contacts WHERE id = ?1", [&id])?;
                 tx.commit()?;
                 Ok(Some(Forgotten { threads, messages }))
             })
