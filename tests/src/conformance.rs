@@ -229,6 +229,7 @@ async fn a_first_message_brings_its_contact_and_thread(store: &dyn Store) {
     let appending = Appending {
         new_contact: Some(&lou),
         new_thread: Some(&t),
+        first_attempt_until: Some(t0() + Duration::seconds(60)),
         ..Appending::to(&first, &lou.id)
     };
     assert_eq!(
@@ -252,6 +253,21 @@ async fn a_first_message_brings_its_contact_and_thread(store: &dyn Store) {
             .unwrap(),
         [t0()]
     );
+    // Its first attempt was leased with it: a second delivery waits, and
+    // takes it over only once that lease has run out (its holder crashed).
+    let lease = std::time::Duration::from_secs(60);
+    let claim =
+        |at| store.claim_acknowledgement(Channel::Webform, &first.provider_id, 0, at, lease);
+    assert_eq!(
+        claim(t0() + Duration::seconds(30)).await.unwrap(),
+        Claim::Busy
+    );
+    assert_eq!(
+        claim(t0() + Duration::seconds(61)).await.unwrap(),
+        Claim::Claimed
+    );
+    let ack = acknowledgement_of(store, &first).await.unwrap();
+    assert_eq!((ack.state, ack.attempts), (AckState::Pending, 1));
 
     // Delivered again after its thread was closed: the thread that the
     // retry would open is not written either.

@@ -2,11 +2,12 @@
 //! survive crashes and restarts, retried on the queue with a growing delay
 //! until one is delivered, refused, or no longer worth sending.
 //!
-//! The message and what it is owed are stored together; each attempt then
-//! takes a lease on it in the store (`claim_acknowledgement`), so that two
-//! deliveries of the same job never send at once, and none sends after a
-//! send was recorded. Only a crash between the provider's acceptance and
-//! that record can send twice.
+//! The message and what it is owed are stored together, with the lease of
+//! the first attempt, which follows at once; each later attempt takes a
+//! lease of its own (`claim_acknowledgement`), so that two deliveries of
+//! the same job never send at once, and none sends after a send was
+//! recorded. Only a crash between the provider's acceptance and that
+//! record can send twice.
 
 use std::time::Duration;
 
@@ -137,6 +138,16 @@ impl Processor {
                 ))
             }
         }
+        self.attempt(delivery, now).await
+    }
+
+    /// The attempt itself, its lease held since `now`: claimed by
+    /// `deliver`, or taken with the message when it was stored.
+    pub(crate) async fn attempt(
+        &self,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+    ) -> Result<Delivered, ProcessError> {
         let attempts = delivery.attempt + 1;
         if now > delivery.deadline(&self.config) {
             let reason = "no longer worth sending: the provider's reply window or [ack] give_up_after has passed".to_string();

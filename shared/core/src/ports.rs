@@ -104,6 +104,10 @@ pub struct Appending<'a> {
     pub new_contact: Option<&'a Contact>,
     /// The thread, when this message opens it.
     pub new_thread: Option<&'a Thread>,
+    /// For a message owed an acknowledgement whose first attempt follows
+    /// at once: the end of that attempt's lease, taken with the message as
+    /// `claim_acknowledgement` of attempt 0 would take it.
+    pub first_attempt_until: Option<DateTime<Utc>>,
 }
 
 impl<'a> Appending<'a> {
@@ -114,6 +118,7 @@ impl<'a> Appending<'a> {
             contact,
             new_contact: None,
             new_thread: None,
+            first_attempt_until: None,
         }
     }
 }

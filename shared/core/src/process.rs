@@ -158,11 +158,18 @@ impl Processor {
             attempt: 0,
             outbound,
         };
+        // The first attempt at the acknowledgement follows at once: its
+        // lease is taken with the message, from the moment it is stored.
+        let leased_at = message.received_at;
         let appending = Appending {
             message: &message,
             contact: &contact.id,
             new_contact: (known == Known::New).then_some(&contact),
             new_thread: opens.then_some(&thread),
+            first_attempt_until: match owed {
+                Owed::Acknowledgement(_) => Some(leased_at + first_lease()),
+                Owed::Nothing(_) => None,
+            },
         };
         let appended = self.store.append_message(&appending).await?;
         if appended == Appended::ContactTaken {
@@ -193,9 +200,10 @@ impl Processor {
         }
         let acknowledgement = match owed {
             Owed::Nothing(skip) => Acknowledged::Skipped(skip),
-            Owed::Acknowledgement(outbound) => {
-                Acknowledged::Attempted(self.deliver(&delivery(thread.id.clone(), outbound)).await?)
-            }
+            Owed::Acknowledgement(outbound) => Acknowledged::Attempted(
+                self.attempt(&delivery(thread.id.clone(), outbound), leased_at)
+                    .await?,
+            ),
         };
         tracing::info!(channel = %envelope.channel, thread = %thread.id, ?acknowledgement, "message stored");
         Ok(Outcome::Stored {
@@ -298,4 +306,9 @@ fn job_kind(job: &Job) -> &'static str {
         Job::Amend(_) => "amendment",
         Job::Acknowledge(_) => "acknowledgement",
     }
+}
+
+/// The first attempt's lease, as every attempt's (`delivery::LEASE`).
+fn first_lease() -> chrono::Duration {
+    chrono::Duration::from_std(crate::delivery::LEASE).expect("a lease of a minute fits")
 }

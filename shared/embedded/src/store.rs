@@ -190,18 +190,23 @@ fn insert_thread(conn: &Connection, t: &Thread) -> Result<(), DatabaseError> {
     Ok(())
 }
 
-/// Adds the message to its thread, with the acknowledgement it is owed,
+/// Adds the message to its thread, with the acknowledgement it is owed
+/// (its first attempt leased until `first_attempt_until`, if given),
 /// unless its provider id was stored before (then nothing is written).
 fn insert_message(
     tx: &Transaction<'_>,
     m: &Message,
     contact: &str,
+    first_attempt_until: Option<DateTime<Utc>>,
 ) -> Result<Appended, DatabaseError> {
     let ack = m.acknowledgement.as_ref();
+    let pending = ack.is_some_and(Acknowledgement::is_pending);
+    let first_attempt = first_attempt_until.filter(|_| pending);
+    let attempts = ack.map_or(0, |a| a.attempts) + u32::from(first_attempt.is_some());
     let inserted = tx.execute_cached(
         "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
-            ack_state, ack_reason, ack_receipt, ack_attempts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            ack_state, ack_reason, ack_receipt, ack_attempts, ack_leased_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             m.id.as_str(),
             m.thread_id.as_str(),
@@ -214,7 +219,8 @@ fn insert_message(
             ack.map(|a| a.state.as_str()),
             ack.and_then(|a| a.reason.as_deref()),
             ack.and_then(|a| a.receipt.as_deref()),
-            ack.map_or(0, |a| a.attempts),
+            attempts,
+            first_attempt.map(time),
         ],
     )?;
     if inserted == 0 {
@@ -230,7 +236,7 @@ fn insert_message(
          WHERE id = ?1",
         params![m.thread_id.as_str(), time(m.received_at), time(m.sent_at), excerpt(&m.text, EXCERPT_CHARS)],
     )?;
-    if ack.is_some_and(Acknowledgement::is_pending) {
+    if pending {
         tx.execute_cached(
             "INSERT INTO acknowledgements (thread_id, contact_id, channel, sent_at, receipt) VALUES (?1, ?2, ?3, ?4, '')",
             params![m.thread_id.as_str(), contact, m.channel.as_str(), time(m.received_at)],
@@ -331,6 +337,7 @@ impl Store for Database {
         let contact = appending.contact.to_string();
         let new_contact = appending.new_contact.cloned();
         let new_thread = appending.new_thread.cloned();
+        let first_attempt_until = appending.first_attempt_until;
         Ok(self
             .with(move |conn| {
                 // One transaction: dropped unfinished, it writes nothing.
@@ -343,7 +350,7 @@ impl Store for Database {
                 if let Some(new_thread) = &new_thread {
                     insert_thread(&tx, new_thread)?;
                 }
-                let appended = insert_message(&tx, &m, &contact)?;
+                let appended = insert_message(&tx, &m, &contact, first_attempt_until)?;
                 if appended == Appended::New {
                     tx.commit()?;
                 }

@@ -16,12 +16,21 @@ fn state_of(text: &str) -> Result<AckState, StoreError> {
     AckState::parse(text).ok_or_else(|| StoreError::Corrupt("acknowledgement state".into()))
 }
 
-/// The attributes a new message item carries for what it is owed.
-pub(super) fn attributes(ack: &Acknowledgement) -> Vec<(&'static str, AttributeValue)> {
+/// The attributes a new message item carries for what it is owed, the
+/// first attempt leased until `first_attempt_until` if it is pending.
+pub(super) fn attributes(
+    ack: &Acknowledgement,
+    first_attempt_until: Option<DateTime<Utc>>,
+) -> Vec<(&'static str, AttributeValue)> {
+    let first_attempt = first_attempt_until.filter(|_| ack.is_pending());
+    let attempts = ack.attempts + u32::from(first_attempt.is_some());
     let mut attributes = vec![
         ("ack_state", s(ack.state.as_str())),
-        ("ack_attempts", n(ack.attempts)),
+        ("ack_attempts", n(attempts)),
     ];
+    if let Some(until) = first_attempt {
+        attributes.push(("ack_leased_until", s(time(until))));
+    }
     if let Some(reason) = &ack.reason {
         attributes.push(("ack_reason", s(reason)));
     }

@@ -611,7 +611,7 @@ impl Store for DynamoStore {
         ]);
         if let Some(ack) = &m.acknowledgement {
             stored.extend(
-                acknowledgement::attributes(ack)
+                acknowledgement::attributes(ack, appending.first_attempt_until)
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), v)),
             );
