@@ -64,14 +64,16 @@ impl Local {
         })
     }
 
-    pub fn processor(&self) -> Processor {
+    /// The processor, its store and queue on `database` (this one's, as
+    /// the caller will use it).
+    pub fn processor(&self, database: &Database) -> Processor {
         let outbox: Arc<dyn ChannelSender> = Arc::new(self.outbox.clone());
         Processor {
             config: self.config.clone(),
-            store: Arc::new(self.database.clone()),
+            store: Arc::new(database.clone()),
             mailer: Arc::new(self.outbox.clone()),
             sender: Arc::new(ChannelApis::new(&self.config, Some(outbox))),
-            queue: Arc::new(self.database.clone()),
+            queue: Arc::new(database.clone()),
             clock: Arc::new(SystemClock),
         }
     }

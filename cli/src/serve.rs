@@ -44,12 +44,7 @@ pub async fn run(place: &Place, args: ServeArgs) -> Result<()> {
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let processor = Arc::new(local.processor());
-    let worker = tokio::spawn(worker::run(
-        local.database.clone(),
-        processor,
-        stop_rx.clone(),
-    ));
+    let worker = spawn_worker(&local, stop_rx.clone())?;
     let digests = tokio::spawn(digest_timer(Arc::new(local), stop_rx));
     axum::serve(
         listener,
@@ -61,9 +56,24 @@ pub async fn run(place: &Place, args: ServeArgs) -> Result<()> {
 
     tracing::info!("stopping; queued jobs stay in the database for the next start");
     let _ = stop_tx.send(true);
-    let _ = worker.await;
+    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
     digests.abort();
     Ok(())
+}
+
+/// The queue worker, on a thread and a runtime of its own: its calls on
+/// the database block that thread only, never one that answers webhooks.
+fn spawn_worker(local: &Local, stop: watch::Receiver<bool>) -> Result<std::thread::JoinHandle<()>> {
+    let database = local.database.clone().on_own_thread();
+    let processor = Arc::new(local.processor(&database));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the queue worker")?;
+    std::thread::Builder::new()
+        .name("accueil-worker".into())
+        .spawn(move || runtime.block_on(worker::run(database, processor, stop)))
+        .context("cannot start the queue worker")
 }
 
 fn print_welcome(local: &Local, address: SocketAddr) {

@@ -73,6 +73,8 @@ pub struct Database {
     pub(crate) arrivals: Arc<Arrivals>,
     /// When queued jobs become available: the system's, or a test's.
     pub(crate) clock: Arc<dyn Clock>,
+    /// Calls run on the caller's thread, blocking it (`on_own_thread`).
+    in_place: bool,
     path: PathBuf,
 }
 
@@ -94,6 +96,7 @@ impl Database {
             enqueued: Arc::new(Notify::new()),
             arrivals: Arc::default(),
             clock: Arc::new(SystemClock),
+            in_place: false,
             path: path.to_path_buf(),
         })
     }
@@ -105,6 +108,16 @@ impl Database {
         self
     }
 
+    /// The same database, for a caller with a thread of its own (the
+    /// worker of `accueil serve`): each call blocks that thread, with no
+    /// hand-off to another, while the HTTP server's threads answer
+    /// webhooks. The runtime on that thread waits for its calls anyway,
+    /// all on the one connection.
+    pub fn on_own_thread(mut self) -> Database {
+        self.in_place = true;
+        self
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -113,17 +126,20 @@ impl Database {
         &self.path
     }
 
-    /// Runs a closure on the connection, telling the async runtime that it
-    /// blocks. On a multi-threaded runtime (`accueil serve`) it runs in
-    /// place, the runtime moving its other tasks to another thread if they
-    /// need one: a call costs about 1 µs where handing it to the blocking
-    /// pool and back cost 25 (bench/README.md). A single-threaded runtime
-    /// cannot do that, and hands it over.
+    /// Runs a closure on the connection. On a thread of its own
+    /// (`on_own_thread`) it simply blocks it. Elsewhere it tells the async
+    /// runtime that it blocks: a multi-threaded runtime lets it run in
+    /// place, moving the thread's other tasks to another (a call costs
+    /// about 1 µs where handing it to the blocking pool and back cost 25,
+    /// bench/README.md); a single-threaded runtime cannot, and hands it over.
     pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, DatabaseError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, DatabaseError> + Send + 'static,
     {
+        if self.in_place {
+            return self.locked(f)();
+        }
         match tokio::runtime::Handle::current().runtime_flavor() {
             tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(self.locked(f))
