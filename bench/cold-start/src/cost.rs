@@ -17,8 +17,8 @@ const SES_EMAIL: f64 = 0.10 / 1000.0;
 
 /// Per message, the costliest case (a new contact opens a new thread and
 /// is acknowledged), counted from shared/aws/TABLE.md's access patterns.
-const WRITE_UNITS_PER_MESSAGE: f64 = 28.0;
-const READ_UNITS_PER_MESSAGE: f64 = 6.0;
+const WRITE_UNITS_PER_MESSAGE: f64 = 22.0;
+const READ_UNITS_PER_MESSAGE: f64 = 2.0;
 /// SendMessage, then the event source's ReceiveMessage and DeleteMessage.
 const SQS_REQUESTS_PER_MESSAGE: f64 = 3.0;
 /// Lambda's pollers ask an empty queue all month long (an estimate: AWS

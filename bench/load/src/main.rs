@@ -74,7 +74,7 @@ impl Options {
             runs: 1,
             duration: Duration::from_secs(10),
             connections: 32,
-            pool: 80_000,
+            pool: 200_000,
             rate: 1000.0,
             rate_duration: Duration::from_secs(10),
             rate_connections: 32,
