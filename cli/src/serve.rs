@@ -120,7 +120,8 @@ async fn digest_timer(local: Arc<Local>, mut stop: watch::Receiver<bool>) {
         )
         .await
         {
-            Ok(file) => tracing::info!(file = %file, "digest written to the outbox"),
+            Ok(Some(file)) => tracing::info!(file = %file, "digest written to the outbox"),
+            Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "digest failed"),
         }
     }

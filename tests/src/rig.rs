@@ -395,7 +395,8 @@ impl Rig {
                     now,
                 )
                 .await
-                .unwrap();
+                .unwrap()
+                .expect("something waits: the digest is sent");
                 std::fs::read_to_string(file).unwrap().replace("=\r\n", "")
             }
             Side::Cloud(cloud) => {

@@ -330,7 +330,7 @@ async fn the_digest_function_emails_the_owner_through_ses() {
     .await
     .unwrap();
     let message_id = function.run(chrono::Utc::now()).await.unwrap();
-    assert!(!message_id.is_empty());
+    assert!(message_id.is_some_and(|id| !id.is_empty()));
     let sent = emails_to(&owner).await;
     assert_eq!(sent.len(), 1);
     let digest = sent[0].replace("=\r\n", "");

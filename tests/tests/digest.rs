@@ -201,3 +201,57 @@ async fn what_arrives_after_a_digest_is_new_in_the_next_whatever_its_stamp() {
         digest_at + Duration::minutes(10)
     );
 }
+
+#[tokio::test]
+async fn a_day_with_nothing_waiting_sends_nothing_or_one_line() {
+    let digest_file = |bench: &Bench| {
+        bench
+            .outbox_files()
+            .into_iter()
+            .find(|(n, _)| n.contains("-digest-"))
+    };
+    // By default, no email, and the next digest still counts from the last one sent.
+    let bench = Bench::start(demo_config(&[]), open_hours()).await;
+    let sent = digest::send(
+        &bench.config,
+        &bench.database,
+        &bench.outbox,
+        0,
+        open_hours(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent, None);
+    assert!(digest_file(&bench).is_none());
+    assert_eq!(bench.database.last_digest_at().await.unwrap(), None);
+    // A dead letter is something to look at.
+    let sent = digest::send(
+        &bench.config,
+        &bench.database,
+        &bench.outbox,
+        1,
+        open_hours(),
+    )
+    .await
+    .unwrap();
+    assert!(sent.is_some());
+    assert!(digest_file(&bench).is_some());
+
+    let send = demo_config(&[(
+        "time = \"18:30\"",
+        "time = \"18:30\"\nwhen_empty = \"send\"",
+    )]);
+    let bench = Bench::start(send, open_hours()).await;
+    let sent = digest::send(
+        &bench.config,
+        &bench.database,
+        &bench.outbox,
+        0,
+        open_hours(),
+    )
+    .await
+    .unwrap();
+    assert!(sent.is_some());
+    let (_, eml) = digest_file(&bench).expect("the digest in the outbox");
+    assert!(eml.contains("Aucune conversation"), "{eml}");
+}

@@ -54,8 +54,9 @@ impl DigestFunction {
         })
     }
 
-    /// Sends the digest; returns SES's message id.
-    pub async fn run(&self, now: DateTime<Utc>) -> Result<String, String> {
+    /// Sends the day's digest; returns SES's message id, or None on a day
+    /// with nothing waiting when `[digest] when_empty = "skip"`.
+    pub async fn run(&self, now: DateTime<Utc>) -> Result<Option<String>, String> {
         // The digest still goes out if the dead-letter queue cannot be read.
         let dead_letters = match &self.dead_letter_queue {
             Some((sqs, url)) => SqsQueue::depth(sqs, url).await.unwrap_or_else(|e| {

@@ -13,10 +13,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = &function;
     lambda_runtime::run(service_fn(
         move |_event: LambdaEvent<serde_json::Value>| async move {
-            let message_id = function.run(chrono::Utc::now()).await?;
-            Ok::<serde_json::Value, lambda_runtime::Error>(
-                serde_json::json!({ "sent": message_id }),
-            )
+            let sent = function.run(chrono::Utc::now()).await?;
+            Ok::<serde_json::Value, lambda_runtime::Error>(match sent {
+                Some(message_id) => serde_json::json!({ "sent": message_id }),
+                None => serde_json::json!({ "skipped": "nothing waiting" }),
+            })
         },
     ))
     .await

@@ -121,7 +121,17 @@ pub struct Config {
     pub reply_within: Duration,
     pub ack: AckLimits,
     pub digest_time: NaiveTime,
+    /// Whether the daily digest goes out on a day with nothing waiting.
+    pub digest_when_empty: WhenEmpty,
     pub channels: channels::Enabled,
+}
+
+/// `[digest] when_empty`: on a day with nothing waiting (no conversation,
+/// nothing quarantined, no dead letter), one short line or no email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenEmpty {
+    Send,
+    Skip,
 }
 
 #[derive(Debug, Clone)]
@@ -287,14 +297,21 @@ fn default_max_per_day() -> u32 {
 struct RawDigest {
     #[serde(default = "default_digest_time")]
     time: String,
+    #[serde(default = "default_when_empty")]
+    when_empty: String,
 }
 
 impl Default for RawDigest {
     fn default() -> Self {
         RawDigest {
             time: default_digest_time(),
+            when_empty: default_when_empty(),
         }
     }
+}
+
+fn default_when_empty() -> String {
+    "skip".into()
 }
 
 fn default_digest_time() -> String {
@@ -397,6 +414,16 @@ impl RawConfig {
             .map_err(|e| ConfigError::new("ack.give_up_after", e))?;
         let digest_time = hours::parse_clock(&self.digest.time)
             .map_err(|e| ConfigError::new("digest.time", e))?;
+        let digest_when_empty = match self.digest.when_empty.as_str() {
+            "send" => WhenEmpty::Send,
+            "skip" => WhenEmpty::Skip,
+            other => {
+                return Err(ConfigError::new(
+                    "digest.when_empty",
+                    format!("{other:?} is not \"send\" or \"skip\""),
+                ))
+            }
+        };
 
         let channels = channels::Enabled::read(self.channels, secrets)?;
         if channels.channels().is_empty() {
@@ -414,6 +441,7 @@ impl RawConfig {
                 give_up_after,
             },
             digest_time,
+            digest_when_empty,
             channels,
         })
     }
@@ -496,6 +524,7 @@ monday = ["09:00-12:30", "14:00-18:00"]
         assert_eq!(c.ack.quiet_period, Duration::from_secs(12 * 3600));
         assert_eq!(c.ack.max_per_contact_per_day, 3);
         assert_eq!(c.digest_time, NaiveTime::from_hms_opt(18, 30, 0).unwrap());
+        assert_eq!(c.digest_when_empty, WhenEmpty::Skip);
         assert_eq!(c.business.language, Language::Fr);
     }
 
@@ -511,6 +540,8 @@ monday = ["09:00-12:30", "14:00-18:00"]
         assert_eq!(e.key, "business.language");
         let e = error_of(&format!("{MINIMAL}\n[digest]\ntime = \"25:00\"\n"));
         assert_eq!(e.key, "digest.time");
+        let e = error_of(&format!("{MINIMAL}\n[digest]\nwhen_empty = \"never\"\n"));
+        assert_eq!(e.key, "digest.when_empty");
         let e = error_of(&format!("{MINIMAL}\n[ack]\nquiet_period = \"soon\"\n"));
         assert_eq!(e.key, "ack.quiet_period");
     }

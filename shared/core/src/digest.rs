@@ -6,7 +6,7 @@ use minijinja::{context, Environment};
 use serde::Serialize;
 
 use crate::channels;
-use crate::config::Config;
+use crate::config::{Config, WhenEmpty};
 use crate::domain::{Message, Thread};
 use crate::email::{self, Draft, OutgoingEmail};
 use crate::ports::{Mailer, SendError, Store, StoreError};
@@ -198,6 +198,12 @@ impl Digest {
             .expect("the digest templates render from plain data")
     }
 
+    /// Nothing waits for the owner: no conversation, nothing quarantined,
+    /// no dead letter.
+    pub fn is_empty(&self) -> bool {
+        self.threads.is_empty() && self.quarantined == 0 && self.dead_letters == 0
+    }
+
     pub fn html(&self) -> String {
         self.render("digest.html")
     }
@@ -251,17 +257,24 @@ impl Digest {
     }
 }
 
-/// Builds the digest, sends it to the owner and remembers when, so that the
-/// next one counts what is new since.
+/// Builds the day's digest, sends it to the owner and remembers when, so
+/// that the next one counts what is new since; its receipt, or None on a
+/// day with nothing waiting when `[digest] when_empty = "skip"`.
 pub async fn send(
     config: &Config,
     store: &dyn Store,
     mailer: &dyn Mailer,
     dead_letters: u64,
     now: DateTime<Utc>,
-) -> Result<String, DigestError> {
+) -> Result<Option<String>, DigestError> {
     let digest = Digest::build(config, store, dead_letters, now).await?;
-    digest.deliver(config, store, mailer).await
+    if digest.is_empty() && config.digest_when_empty == WhenEmpty::Skip {
+        // Not recorded: the next digest counts what is new since the last
+        // one the owner received.
+        tracing::info!("nothing waiting: no digest today ([digest] when_empty = \"skip\")");
+        return Ok(None);
+    }
+    digest.deliver(config, store, mailer).await.map(Some)
 }
 
 fn line(config: &Config, thread: &Thread, new_messages: usize, now: DateTime<Utc>) -> DigestThread {
