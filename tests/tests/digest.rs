@@ -71,6 +71,22 @@ async fn the_digest_lists_open_threads_longest_waiting_first_with_counts_since_t
             d.threads[0].id
         ))
     );
+    // Made for a phone: the viewport of its width, one card a
+    // conversation, no table to scroll sideways.
+    let html = d.html();
+    assert!(
+        html.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
+        "{html}"
+    );
+    assert!(!html.contains("<table"), "{html}");
+    let cards: Vec<&str> = html.split("<div ").skip(1).collect();
+    assert_eq!(cards.len(), 2, "{html}");
+    for (card, t) in cards.iter().zip(&d.threads) {
+        for field in [&t.waited, &t.channel, &t.contact, &t.excerpt, &t.id] {
+            assert!(card.contains(field.as_str()), "{field} in {card}");
+        }
+    }
+    assert!(cards[0].contains("New: 1"), "{}", cards[0]);
     let text = d.text();
     assert!(
         text.find("Early").unwrap() < text.find("Late").unwrap(),

@@ -45,9 +45,6 @@ pub struct Digest {
 #[derive(Serialize)]
 struct Labels {
     waiting: &'static str,
-    channel: &'static str,
-    contact: &'static str,
-    last_message: &'static str,
     new: &'static str,
     answer: &'static str,
     close_hint: &'static str,
@@ -56,9 +53,6 @@ struct Labels {
 
 const FR: Labels = Labels {
     waiting: "Attend depuis",
-    channel: "Canal",
-    contact: "Contact",
-    last_message: "Dernier message",
     new: "Nouveaux",
     answer: "Répondre",
     close_hint: "Une fois répondu : accueil close <référence>.",
@@ -67,9 +61,6 @@ const FR: Labels = Labels {
 
 const EN: Labels = Labels {
     waiting: "Waiting",
-    channel: "Channel",
-    contact: "Contact",
-    last_message: "Last message",
     new: "New",
     answer: "Answer",
     close_hint: "Once answered: accueil close <reference>.",
