@@ -41,6 +41,7 @@ struct Shared {
     client: reqwest::Client,
     faults: Arc<Mutex<HashMap<Service, Fault>>>,
     held: Arc<AtomicUsize>,
+    emailed: Arc<Mutex<Vec<String>>>,
 }
 
 pub struct Gate {
@@ -48,6 +49,7 @@ pub struct Gate {
     pub endpoint: String,
     faults: Arc<Mutex<HashMap<Service, Fault>>>,
     held: Arc<AtomicUsize>,
+    emailed: Arc<Mutex<Vec<String>>>,
 }
 
 impl Gate {
@@ -58,6 +60,7 @@ impl Gate {
             client: reqwest::Client::new(),
             faults: Arc::default(),
             held: Arc::default(),
+            emailed: Arc::default(),
         };
         let app = axum::Router::new()
             .fallback(pass)
@@ -69,6 +72,7 @@ impl Gate {
             endpoint,
             faults: shared.faults,
             held: shared.held,
+            emailed: shared.emailed,
         }
     }
 
@@ -84,6 +88,14 @@ impl Gate {
     /// How many requests a `Hang` has held so far.
     pub fn held(&self) -> usize {
         self.held.load(Ordering::SeqCst)
+    }
+
+    /// The recipients of every email SES accepted through this gate. Asked
+    /// often (a test waiting for an acknowledgement), reading moto's whole
+    /// state instead (`aws::sent_emails`) kept it too busy to answer the
+    /// functions' own requests in time.
+    pub fn emailed(&self) -> Vec<String> {
+        self.emailed.lock().unwrap().clone()
     }
 }
 
@@ -125,13 +137,21 @@ async fn pass(State(shared): State<Shared>, request: Request) -> Response {
             .map(|p| p.as_str())
             .unwrap_or("/")
     );
-    let mut forward = shared.client.request(parts.method, url).body(body);
+    let mut forward = shared.client.request(parts.method, url).body(body.clone());
     for (name, value) in &parts.headers {
         if name != "host" && name != "content-length" {
             forward = forward.header(name, value);
         }
     }
     let answer = forward.send().await.expect("the local AWS API answers");
+    if service == Some(Service::SesSend) && answer.status().is_success() {
+        let recipients = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("Destinations.member."))
+            .map(|(_, address)| address);
+        shared.emailed.lock().unwrap().extend(recipients);
+    }
     let mut response = Response::builder().status(answer.status().as_u16());
     for (name, value) in answer.headers() {
         if name != "content-length" && name != "transfer-encoding" {

@@ -338,10 +338,11 @@ impl Rig {
                     name.contains("-ack-email-") && content.contains(&customers)
                 })
                 .count(),
-            Side::Cloud(_) => aws::sent_emails()
-                .await
+            Side::Cloud(cloud) => cloud
+                .gate
+                .emailed()
                 .iter()
-                .filter(|(to, _)| to.contains(&customers))
+                .filter(|to| to.contains(&customers))
                 .count(),
         }
     }
