@@ -220,6 +220,18 @@ async fn what_arrives_after_a_digest_is_new_in_the_next_whatever_its_stamp() {
 
 #[tokio::test]
 async fn a_day_with_nothing_waiting_sends_nothing_or_one_line() {
+    // As the daily timer sends it, with this many dead letters.
+    async fn send_digest(bench: &Bench, dead_letters: u64) -> Option<String> {
+        digest::send(
+            &bench.config,
+            &bench.database,
+            &bench.outbox,
+            dead_letters,
+            open_hours(),
+        )
+        .await
+        .unwrap()
+    }
     let digest_file = |bench: &Bench| {
         bench
             .outbox_files()
@@ -228,28 +240,12 @@ async fn a_day_with_nothing_waiting_sends_nothing_or_one_line() {
     };
     // By default, no email, and the next digest still counts from the last one sent.
     let bench = Bench::start(demo_config(&[]), open_hours()).await;
-    let sent = digest::send(
-        &bench.config,
-        &bench.database,
-        &bench.outbox,
-        0,
-        open_hours(),
-    )
-    .await
-    .unwrap();
+    let sent = send_digest(&bench, 0).await;
     assert_eq!(sent, None);
     assert!(digest_file(&bench).is_none());
     assert_eq!(bench.database.last_digest_at().await.unwrap(), None);
     // A dead letter is something to look at.
-    let sent = digest::send(
-        &bench.config,
-        &bench.database,
-        &bench.outbox,
-        1,
-        open_hours(),
-    )
-    .await
-    .unwrap();
+    let sent = send_digest(&bench, 1).await;
     assert!(sent.is_some());
     assert!(digest_file(&bench).is_some());
 
@@ -258,15 +254,7 @@ async fn a_day_with_nothing_waiting_sends_nothing_or_one_line() {
         "time = \"18:30\"\nwhen_empty = \"send\"",
     )]);
     let bench = Bench::start(send, open_hours()).await;
-    let sent = digest::send(
-        &bench.config,
-        &bench.database,
-        &bench.outbox,
-        0,
-        open_hours(),
-    )
-    .await
-    .unwrap();
+    let sent = send_digest(&bench, 0).await;
     assert!(sent.is_some());
     let (_, eml) = digest_file(&bench).expect("the digest in the outbox");
     assert!(eml.contains("Aucune conversation"), "{eml}");

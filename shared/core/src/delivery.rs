@@ -103,7 +103,7 @@ pub fn claim(
 
 /// `at` plus `d`; the end of time when that is past it (a configured
 /// `give_up_after` of a thousand years).
-fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+pub(crate) fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(d)
         .ok()
         .and_then(|d| at.checked_add_signed(d))

@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::ack::{self, Skip};
 use crate::channels::{self, Outbound};
 use crate::config::Config;
-use crate::delivery::{Delivered, Delivery};
+use crate::delivery::{self, Delivered, Delivery};
 use crate::domain::{
     Acknowledgement, Contact, ContactId, Envelope, Message, MessageId, Thread, ThreadId,
     ThreadStatus,
@@ -167,7 +167,7 @@ impl Processor {
             new_contact: (known == Known::New).then_some(&contact),
             new_thread: opens.then_some(&thread),
             first_attempt_until: match owed {
-                Owed::Acknowledgement(_) => Some(leased_at + first_lease()),
+                Owed::Acknowledgement(_) => Some(delivery::later(leased_at, delivery::LEASE)),
                 Owed::Nothing(_) => None,
             },
         };
@@ -306,9 +306,4 @@ fn job_kind(job: &Job) -> &'static str {
         Job::Amend(_) => "amendment",
         Job::Acknowledge(_) => "acknowledgement",
     }
-}
-
-/// The first attempt's lease, as every attempt's (`delivery::LEASE`).
-fn first_lease() -> chrono::Duration {
-    chrono::Duration::from_std(crate::delivery::LEASE).expect("a lease of a minute fits")
 }
