@@ -4,7 +4,9 @@
 use anyhow::{bail, Result};
 
 use accueil_core::config::Config;
-use accueil_core::ports::{Mailer, Store};
+use accueil_core::owner::Reply;
+use accueil_core::ports::{Job, Mailer, Queue, Store};
+use accueil_core::process::{Outcome, Processor};
 
 use crate::local::Local;
 use crate::Place;
@@ -14,6 +16,16 @@ pub struct Backend {
     pub store: Box<dyn Store>,
     pub mailer: Box<dyn Mailer>,
     dead_letters: DeadLetters,
+    replies: Replies,
+}
+
+/// Where the owner's replies go: locally, through a processor at once (a
+/// retry, if one is needed, waits on the queue for `serve`); on AWS, onto
+/// the queue the process function reads.
+enum Replies {
+    Local(Box<Processor>),
+    #[cfg(feature = "aws")]
+    Sqs(aws_sdk_sqs::Client, Option<String>),
 }
 
 enum DeadLetters {
@@ -32,8 +44,29 @@ impl Backend {
             config: (*local.config).clone(),
             store: Box::new(local.database.clone()),
             mailer: Box::new(local.outbox.clone()),
+            replies: Replies::Local(Box::new(local.processor(&local.database))),
             dead_letters: DeadLetters::Local(local.database),
         })
+    }
+
+    /// Sends the owner's reply on its way; what became of it, as the owner reads it.
+    pub async fn send_reply(&self, reply: Reply) -> Result<String> {
+        let thread = reply.thread_id.clone();
+        match &self.replies {
+            Replies::Local(processor) => match processor.handle(&Job::Reply(reply)).await? {
+                Outcome::Replied(Some(delivered)) => Ok(format!("{thread}: {delivered:?}")),
+                _ => bail!("{thread} no longer exists"),
+            },
+            #[cfg(feature = "aws")]
+            Replies::Sqs(client, url) => {
+                let Some(url) = url else {
+                    bail!("replying on AWS needs the queue: set ACCUEIL_QUEUE_URL");
+                };
+                let queue = accueil_aws::sqs::SqsQueue::new(client.clone(), url.clone());
+                queue.enqueue(&[Job::Reply(reply)]).await?;
+                Ok(format!("{thread}: queued for the process function"))
+            }
+        }
     }
 
     /// Jobs that failed every retry: the local queue's dead rows, or the
@@ -74,6 +107,10 @@ async fn aws(place: &Place) -> Result<Backend> {
         dead_letters: DeadLetters::Sqs(
             aws_sdk_sqs::Client::new(&sdk),
             env::optional(env::DEAD_LETTER_QUEUE_URL),
+        ),
+        replies: Replies::Sqs(
+            aws_sdk_sqs::Client::new(&sdk),
+            env::optional(env::QUEUE_URL),
         ),
     })
 }

@@ -1,6 +1,7 @@
 //! `accueil`: Accueil on one machine. Parses the command line, sets up
 //! logging and hands each command to its module.
 
+mod answer;
 mod backend;
 mod local;
 mod quarantine;
@@ -65,8 +66,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Mark a thread answered: it leaves the digest.
+    /// Mark a thread done: it leaves the digest.
     Close { id: String },
+    /// Answer the customer on the thread's channel (WhatsApp, email…).
+    Reply {
+        id: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// Put a thread off: out of the digest until then.
+    Snooze {
+        id: String,
+        /// tomorrow, next-week, opening, or a local time like "2026-12-08 14:00".
+        #[arg(long)]
+        until: String,
+    },
+    /// Open a closed, answered or snoozed thread again.
+    Reopen { id: String },
     /// Print the digest as it stands (plain text on stdout).
     Digest {
         /// Also write the HTML part to this file.
@@ -117,6 +133,9 @@ fn main() -> ExitCode {
             Command::Threads { json } => show::threads(&cli.place, json).await,
             Command::Thread { id, json } => show::thread(&cli.place, &id, json).await,
             Command::Close { id } => show::close(&cli.place, &id).await,
+            Command::Reply { id, text } => answer::reply(&cli.place, &id, &text).await,
+            Command::Snooze { id, until } => answer::snooze(&cli.place, &id, &until).await,
+            Command::Reopen { id } => answer::reopen(&cli.place, &id).await,
             Command::Digest { preview, send } => show::digest(&cli.place, preview, send).await,
             Command::Config {
                 command: ConfigCommand::Check { file },

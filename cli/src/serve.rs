@@ -29,16 +29,27 @@ pub struct ServeArgs {
 }
 
 pub async fn run(place: &Place, args: ServeArgs) -> Result<()> {
-    let local = Local::open(place)?;
+    let mut local = Local::open(place)?;
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
     let address = listener.local_addr()?;
+    // The owner's links point here unless `[owner] public_url` says where.
+    let reachable = match address.ip().is_unspecified() {
+        true => SocketAddr::from(([127, 0, 0, 1], address.port())),
+        false => address,
+    };
+    local.config = Arc::new(
+        (*local.config)
+            .clone()
+            .serving_at(&format!("http://{reachable}")),
+    );
     print_welcome(&local, address);
 
     // Ingest and the worker share one database handle, so an enqueue wakes the worker at once.
     let app = ingest::router(
         local.config.clone(),
+        Arc::new(local.database.clone()),
         Arc::new(local.database.clone()),
         Arc::new(SystemClock),
     );

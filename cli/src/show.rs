@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use accueil_core::channels;
 use accueil_core::digest::Digest;
 use accueil_core::domain::{
-    AckState, Acknowledgement, Address, Channel, ChannelAddress, EmailAddress, PhoneNumber,
-    ThreadId, UserId, Username,
+    AckState, Acknowledgement, Address, Author, Channel, ChannelAddress, EmailAddress, PhoneNumber,
+    ThreadChange, ThreadId, UserId, Username,
 };
 use accueil_core::ports::ThreadWithMessages;
 use accueil_core::wording::Language;
@@ -37,9 +37,9 @@ pub async fn threads(place: &Place, json: bool) -> Result<()> {
     }
     for t in threads {
         println!(
-            "{}  {:<6}  {:<8}  {:<24}  {:>3} msg  {}",
+            "{}  {:<8}  {:<8}  {:<24}  {:>3} msg  {}",
             t.id,
-            format!("{:?}", t.status).to_lowercase(),
+            t.status.as_str(),
             t.channel.as_str(),
             t.contact.display(),
             t.message_count,
@@ -49,7 +49,7 @@ pub async fn threads(place: &Place, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn find(data: &Backend, id: &str) -> Result<ThreadWithMessages> {
+pub async fn find(data: &Backend, id: &str) -> Result<ThreadWithMessages> {
     let reference = ThreadId::parse(id)
         .with_context(|| format!("{id:?} is not a thread reference like T-4Z7KQ2M9XA"))?;
     if let Some(found) = data.store.thread(&reference).await? {
@@ -80,11 +80,11 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
     }
     let t = &found.thread;
     println!(
-        "{} — {} on {} ({:?})",
+        "{} — {} on {} ({})",
         t.id,
         t.contact.display(),
         channels::label(t.channel, Language::En),
-        t.status
+        t.status.as_str()
     );
     for a in &t.contact.addresses {
         println!("  {}", a.address.display());
@@ -93,8 +93,14 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
         let at = t.with_timezone(&data.config.business.timezone);
         at.format("%Y-%m-%d %H:%M").to_string()
     };
+    if let Some(until) = t.snoozed_until {
+        println!("  snoozed until {}", local(until));
+    }
     for m in &found.messages {
-        let sent = local(m.sent_at);
+        let sent = match m.author {
+            Author::Customer => local(m.sent_at),
+            Author::Owner => format!("{}, you", local(m.sent_at)),
+        };
         match (m.deleted_at, m.edited_at) {
             (Some(deleted), _) => {
                 println!("\n[{sent}]\n(withdrawn by the customer {})", local(deleted))
@@ -106,7 +112,11 @@ pub async fn thread(place: &Place, id: &str, json: bool) -> Result<()> {
             println!("  + {} {}", a.kind, a.reference);
         }
         if let Some(ack) = &m.acknowledgement {
-            println!("  acknowledgement: {}", acknowledgement_line(ack));
+            let what = match m.author {
+                Author::Customer => "acknowledgement",
+                Author::Owner => "reply",
+            };
+            println!("  {what}: {}", acknowledgement_line(ack));
         }
     }
     Ok(())
@@ -144,7 +154,7 @@ pub async fn close(place: &Place, id: &str) -> Result<()> {
     let found = find(&data, id).await?;
     if data
         .store
-        .close_thread(&found.thread.id, Utc::now())
+        .change_thread(&found.thread.id, ThreadChange::Close, Utc::now())
         .await?
     {
         println!("{} closed.", found.thread.id);

@@ -142,6 +142,35 @@ fn serve_simulate_and_read_back_without_leaking_customer_data_to_the_logs() {
         .unwrap()
         .contains("Adresse : 12 rue des Lilas"));
 
+    // The owner's actions, as on the page.
+    let snoozed = accueil(data.path(), &["snooze", id, "--until", "tomorrow"]);
+    assert!(
+        snoozed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&snoozed.stderr)
+    );
+    let thread = json_of(&accueil(data.path(), &["thread", id, "--json"]));
+    assert_eq!(thread["status"], "snoozed");
+    assert!(thread["snoozed_until"].is_string());
+    let replied = accueil(data.path(), &["reply", id, "--text", "Oui, le 12."]);
+    assert!(
+        replied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replied.stderr)
+    );
+    let thread = json_of(&accueil(data.path(), &["thread", id, "--json"]));
+    assert_eq!(thread["status"], "answered");
+    assert_eq!(thread["messages"][1]["author"], "owner");
+    assert_eq!(thread["messages"][1]["text"], "Oui, le 12.");
+    assert_eq!(thread["messages"][1]["acknowledgement"]["state"], "sent");
+    assert_eq!(
+        std::fs::read_dir(&outbox).unwrap().count(),
+        3,
+        "the reply's request in the outbox"
+    );
+    let bad = accueil(data.path(), &["snooze", id, "--until", "someday"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--until \"someday\""));
+
     let closed = accueil(data.path(), &["close", id]);
     assert!(closed.status.success());
     let open: Vec<Value> = json_of(&accueil(data.path(), &["threads", "--json"]))

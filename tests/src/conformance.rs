@@ -5,9 +5,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use accueil_core::digest::Digest;
 use accueil_core::domain::{
-    AckState, Acknowledgement, Address, Amendment, Change, Channel, ChannelAddress, Contact,
-    ContactId, EmailAddress, Message, MessageId, PhoneNumber, ProviderMessageId, Quarantined,
-    Thread, ThreadId, ThreadStatus,
+    AckState, Acknowledgement, Address, Amendment, Author, Change, Channel, ChannelAddress,
+    Contact, ContactId, EmailAddress, Message, MessageId, PhoneNumber, ProviderMessageId,
+    Quarantined, Thread, ThreadChange, ThreadId, ThreadStatus,
 };
 use accueil_core::ports::{Amended, Appended, Appending, Claim, Store};
 
@@ -44,6 +44,7 @@ fn thread(contact: &Contact, opened_at: DateTime<Utc>) -> Thread {
         message_count: 0,
         last_excerpt: String::new(),
         closed_at: None,
+        snoozed_until: None,
         unacknowledged: false,
     }
 }
@@ -66,6 +67,7 @@ fn late_message(
         thread_id: thread.id.clone(),
         channel: thread.channel,
         provider_id: ProviderMessageId::parse(provider_id).unwrap(),
+        author: Author::Customer,
         sent_at: sent,
         received_at: stored,
         text: text.to_string(),
@@ -101,6 +103,222 @@ pub async fn store(store: &dyn Store) {
     new_since_the_last_digest_is_by_the_time_we_stored(store).await;
     forgetting_erases_everything_of_a_contact(store).await;
     customers_edit_and_withdraw_their_messages(store).await;
+    the_owner_answers_snoozes_closes_and_reopens(store).await;
+}
+
+async fn the_owner_answers_snoozes_closes_and_reopens(store: &dyn Store) {
+    let lease = std::time::Duration::from_secs(60);
+    let at = |hours| t0() + Duration::days(20) + Duration::hours(hours);
+    let ines = contact("Inès", "ines@example.com", "+33600000120");
+    store.save_contact(&ines).await.unwrap();
+    let t = thread(&ines, at(0));
+    store.open_thread(&t).await.unwrap();
+    let asked = owed(
+        message(&t, "o-1", at(0), "Un devis ?"),
+        Acknowledgement::pending(),
+    );
+    append(store, &asked).await;
+    // Its acknowledgement failed: the customer never heard back.
+    store
+        .settle_acknowledgement(
+            &t.id,
+            t.channel,
+            &asked.provider_id,
+            &Acknowledgement::failed("refused".into(), 1),
+        )
+        .await
+        .unwrap();
+
+    // The owner's reply: stored once, its first attempt leased with it.
+    let mut reply = message(&t, "reply.o-1", at(1), "Oui, demain.");
+    reply.author = Author::Owner;
+    reply.acknowledgement = Some(Acknowledgement::pending());
+    assert_eq!(
+        store
+            .append_reply(&reply, at(1) + Duration::minutes(1))
+            .await
+            .unwrap(),
+        Appended::New
+    );
+    assert_eq!(
+        store
+            .append_reply(&reply, at(1) + Duration::minutes(1))
+            .await
+            .unwrap(),
+        Appended::Duplicate
+    );
+    assert_eq!(
+        store
+            .claim_acknowledgement(t.channel, &reply.provider_id, 0, at(1), lease)
+            .await
+            .unwrap(),
+        Claim::Busy
+    );
+    store
+        .settle_acknowledgement(
+            &t.id,
+            t.channel,
+            &reply.provider_id,
+            &Acknowledgement::sent("r-1".into(), 1),
+        )
+        .await
+        .unwrap();
+    let found = store.thread(&t.id).await.unwrap().unwrap();
+    assert_eq!(found.thread.status, ThreadStatus::Answered);
+    assert_eq!(found.thread.message_count, 1, "the count is the customer's");
+    assert_eq!(found.thread.last_excerpt, "Un devis ?");
+    assert!(
+        found.thread.unacknowledged,
+        "a reply sent is no acknowledgement"
+    );
+    let stored = found
+        .messages
+        .iter()
+        .find(|m| m.provider_id == reply.provider_id)
+        .unwrap();
+    assert_eq!(stored.author, Author::Owner);
+    assert_eq!(
+        stored.acknowledgement,
+        Some(Acknowledgement::sent("r-1".into(), 1))
+    );
+    assert!(!store
+        .threads_by_wait(ThreadStatus::Open)
+        .await
+        .unwrap()
+        .iter()
+        .any(|w| w.id == t.id));
+    assert!(store
+        .threads_by_wait(ThreadStatus::Answered)
+        .await
+        .unwrap()
+        .iter()
+        .any(|w| w.id == t.id));
+    // An answered thread is still the customer's live one.
+    assert_eq!(
+        store
+            .open_thread_of(&ines.id, t.channel)
+            .await
+            .unwrap()
+            .map(|w| w.id),
+        Some(t.id.clone())
+    );
+
+    // The customer writes again: open once more.
+    let again = message(&t, "o-2", at(2), "Merci !");
+    let mut appending = Appending::to(&again, &ines.id);
+    appending.reopens = true;
+    assert_eq!(
+        store.append_message(&appending).await.unwrap(),
+        Appended::New
+    );
+    let found = store.thread(&t.id).await.unwrap().unwrap().thread;
+    assert_eq!((found.status, found.message_count), (ThreadStatus::Open, 2));
+
+    // Snoozed, moved, answered, reopened.
+    let until = at(30);
+    assert!(store
+        .change_thread(&t.id, ThreadChange::Snooze { until }, at(3))
+        .await
+        .unwrap());
+    let snoozed = store.thread(&t.id).await.unwrap().unwrap().thread;
+    assert_eq!(
+        (snoozed.status, snoozed.snoozed_until),
+        (ThreadStatus::Snoozed, Some(until))
+    );
+    assert!(store
+        .threads_by_wait(ThreadStatus::Snoozed)
+        .await
+        .unwrap()
+        .iter()
+        .any(|w| w.id == t.id));
+    assert!(store
+        .change_thread(&t.id, ThreadChange::Snooze { until: at(40) }, at(3))
+        .await
+        .unwrap());
+    assert!(store
+        .change_thread(&t.id, ThreadChange::Answered, at(4))
+        .await
+        .unwrap());
+    let answered = store.thread(&t.id).await.unwrap().unwrap().thread;
+    assert_eq!(
+        (answered.status, answered.snoozed_until),
+        (ThreadStatus::Answered, None)
+    );
+    assert!(!store
+        .change_thread(&t.id, ThreadChange::Answered, at(4))
+        .await
+        .unwrap());
+    assert!(store
+        .change_thread(&t.id, ThreadChange::Reopen, at(5))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .change_thread(&t.id, ThreadChange::Reopen, at(5))
+            .await
+            .unwrap(),
+        "open already"
+    );
+
+    // Closed: nothing but reopening applies; reopened, it is live again.
+    assert!(store
+        .change_thread(&t.id, ThreadChange::Close, at(6))
+        .await
+        .unwrap());
+    assert!(!store
+        .change_thread(&t.id, ThreadChange::Snooze { until }, at(6))
+        .await
+        .unwrap());
+    assert!(!store
+        .change_thread(&t.id, ThreadChange::Answered, at(6))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.open_thread_of(&ines.id, t.channel).await.unwrap(),
+        None
+    );
+    assert!(store
+        .change_thread(&t.id, ThreadChange::Reopen, at(7))
+        .await
+        .unwrap());
+    let reopened = store.thread(&t.id).await.unwrap().unwrap().thread;
+    assert_eq!(
+        (reopened.status, reopened.closed_at),
+        (ThreadStatus::Open, None)
+    );
+    assert_eq!(
+        store
+            .open_thread_of(&ines.id, t.channel)
+            .await
+            .unwrap()
+            .map(|w| w.id),
+        Some(t.id.clone())
+    );
+
+    // Closed again, and the customer has a newer thread meanwhile: that one
+    // is where the conversation goes on, the old one stays closed.
+    assert!(store
+        .change_thread(&t.id, ThreadChange::Close, at(8))
+        .await
+        .unwrap());
+    let newer = thread(&ines, at(9));
+    store.open_thread(&newer).await.unwrap();
+    assert!(!store
+        .change_thread(&t.id, ThreadChange::Reopen, at(10))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.thread(&t.id).await.unwrap().unwrap().thread.status,
+        ThreadStatus::Closed
+    );
+    assert_eq!(
+        store
+            .open_thread_of(&ines.id, t.channel)
+            .await
+            .unwrap()
+            .map(|w| w.id),
+        Some(newer.id)
+    );
 }
 
 async fn customers_edit_and_withdraw_their_messages(store: &dyn Store) {
@@ -272,7 +490,7 @@ async fn a_first_message_brings_its_contact_and_thread(store: &dyn Store) {
     // Delivered again after its thread was closed: the thread that the
     // retry would open is not written either.
     assert!(store
-        .close_thread(&t.id, t0() + Duration::hours(1))
+        .change_thread(&t.id, ThreadChange::Close, t0() + Duration::hours(1))
         .await
         .unwrap());
     let reopening = thread(&lou, t0() + Duration::hours(2));
@@ -475,7 +693,7 @@ async fn threads_list_by_wait_and_by_activity_and_close(store: &dyn Store) {
     .await;
 
     let waiting: Vec<ThreadId> = store
-        .open_threads_by_wait()
+        .threads_by_wait(ThreadStatus::Open)
         .await
         .unwrap()
         .into_iter()
@@ -499,22 +717,22 @@ async fn threads_list_by_wait_and_by_activity_and_close(store: &dyn Store) {
     );
 
     assert!(store
-        .close_thread(&t_old.id, base + Duration::hours(4))
+        .change_thread(&t_old.id, ThreadChange::Close, base + Duration::hours(4))
         .await
         .unwrap());
     assert!(!store
-        .close_thread(&t_old.id, base + Duration::hours(5))
+        .change_thread(&t_old.id, ThreadChange::Close, base + Duration::hours(5))
         .await
         .unwrap());
     assert!(!store
-        .close_thread(&ThreadId::generate(), base)
+        .change_thread(&ThreadId::generate(), ThreadChange::Close, base)
         .await
         .unwrap());
     let closed = store.thread(&t_old.id).await.unwrap().unwrap().thread;
     assert_eq!(closed.status, ThreadStatus::Closed);
     assert_eq!(closed.closed_at, Some(base + Duration::hours(4)));
     assert!(!store
-        .open_threads_by_wait()
+        .threads_by_wait(ThreadStatus::Open)
         .await
         .unwrap()
         .iter()
@@ -671,7 +889,7 @@ async fn acknowledgements_are_owed_claimed_and_settled(store: &dyn Store) {
         Acknowledgement::failed("invalid recipient".into(), 1),
     )
     .await;
-    let open = store.open_threads_by_wait().await.unwrap();
+    let open = store.threads_by_wait(ThreadStatus::Open).await.unwrap();
     let flag = |id: &ThreadId| open.iter().find(|o| &o.id == id).unwrap().unacknowledged;
     assert!(flag(&unheard.id));
     assert!(!flag(&t.id));
@@ -803,7 +1021,10 @@ async fn forgetting_erases_everything_of_a_contact(store: &dyn Store) {
     store.open_thread(&t).await.unwrap();
     append(store, &message(&t, "f-1", t0(), "private")).await;
     append(store, &message(&t, "f-2", t0(), "more private")).await;
-    store.close_thread(&t.id, t0()).await.unwrap();
+    store
+        .change_thread(&t.id, ThreadChange::Close, t0())
+        .await
+        .unwrap();
     let t2 = thread(&dan, t0() + Duration::hours(1));
     store.open_thread(&t2).await.unwrap();
     append(store, &message(&t2, "f-3", t0(), "again")).await;

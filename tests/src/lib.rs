@@ -3,6 +3,7 @@
 //! a local HTTP server standing in for a channel's API.
 
 pub mod aws;
+pub mod browser;
 pub mod conformance;
 pub mod gate;
 pub mod rig;
@@ -126,7 +127,9 @@ impl Bench {
         config: Config,
         clock: Arc<TestClock>,
     ) -> Bench {
-        let config = Arc::new(config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = Arc::new(config.serving_at(&base));
         let database = Database::open(&dir.path().join("accueil.db"))
             .unwrap()
             .with_clock(clock.clone());
@@ -140,9 +143,12 @@ impl Bench {
             queue: Arc::new(database.clone()),
             clock: clock.clone(),
         });
-        let app = ingest::router(config.clone(), Arc::new(database.clone()), clock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = ingest::router(
+            config.clone(),
+            Arc::new(database.clone()),
+            Arc::new(database.clone()),
+            clock.clone(),
+        );
         let server = tokio::spawn(async move {
             axum::serve(
                 listener,

@@ -688,6 +688,7 @@ impl Cloud {
             &through_gate,
             accueil_ingest::Settings {
                 queue_url: queue_url.clone(),
+                table: table.clone(),
                 config: config.to_string(),
             },
         )
@@ -710,6 +711,7 @@ impl Cloud {
                 table: table.clone(),
                 config: config.to_string(),
                 dead_letter_queue: Some(dead_letters.clone()),
+                public_url: None,
             },
         )
         .await

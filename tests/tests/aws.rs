@@ -63,6 +63,7 @@ impl Cloud {
             &self.sdk,
             accueil_ingest::Settings {
                 queue_url: self.queue_url.clone(),
+                table: self.table.clone(),
                 config: self.config.clone(),
             },
         )
@@ -322,6 +323,7 @@ async fn the_digest_function_emails_the_owner_through_ses() {
     let function = accueil_digest::DigestFunction::new(
         &cloud.sdk,
         accueil_digest::Settings {
+            public_url: None,
             table: cloud.table.clone(),
             config: cloud.config.clone(),
             dead_letter_queue: Some(dead_letters),

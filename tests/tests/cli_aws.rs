@@ -5,8 +5,8 @@ use std::process::{Command, Output};
 
 use accueil_aws::dynamodb::DynamoStore;
 use accueil_core::domain::{
-    Acknowledgement, Address, Channel, ChannelAddress, Contact, ContactId, EmailAddress, Message,
-    MessageId, ProviderMessageId, Thread, ThreadId, ThreadStatus,
+    Acknowledgement, Address, Author, Channel, ChannelAddress, Contact, ContactId, EmailAddress,
+    Message, MessageId, ProviderMessageId, Thread, ThreadId, ThreadStatus,
 };
 use accueil_core::ports::{Appending, Store};
 use accueil_e2e::{accueil_binary, aws};
@@ -74,6 +74,7 @@ async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
         message_count: 0,
         last_excerpt: String::new(),
         closed_at: None,
+        snoozed_until: None,
         unacknowledged: false,
     };
     let message = Message {
@@ -81,6 +82,7 @@ async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
         thread_id: thread.id.clone(),
         channel: Channel::Webform,
         provider_id: ProviderMessageId::parse(thread.id.as_str()).unwrap(),
+        author: Author::Customer,
         sent_at: now,
         received_at: now,
         text: "Depuis le nuage".into(),
@@ -117,8 +119,60 @@ async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
         "the digest went out through SES"
     );
 
+    // The owner's actions: snooze, reopen, reply (queued for the process
+    // function), as the page's forms do them.
+    let id = thread.id.as_str();
+    assert!(ok(&run(
+        &table,
+        &config,
+        &["snooze", id, "--until", "next-week"]
+    ))
+    .contains("snoozed until"));
+    let snoozed = store.thread(&thread.id).await.unwrap().unwrap().thread;
+    assert_eq!(snoozed.status, ThreadStatus::Snoozed);
+    assert!(snoozed.snoozed_until.unwrap() > now);
+    assert!(ok(&run(&table, &config, &["reopen", id])).contains("open again"));
+    let no_queue = run(&table, &config, &["reply", id, "--text", "Bonjour"]);
+    assert!(String::from_utf8_lossy(&no_queue.stderr).contains("ACCUEIL_QUEUE_URL"));
+    let queue = aws::queue(&sdk).await;
+    let queued = Command::new(accueil_binary())
+        .args(["reply", id, "--text", "C'est prêt.", "--aws", "--config"])
+        .arg(&config)
+        .env("ACCUEIL_QUEUE_URL", &queue)
+        .env("ACCUEIL_TABLE", &table)
+        .env("AWS_ENDPOINT_URL", aws::endpoint())
+        .env("AWS_REGION", aws::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(ok(&queued).contains("queued"));
+    let received = aws_sdk_sqs::Client::new(&sdk)
+        .receive_message()
+        .queue_url(&queue)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    match accueil_aws::sqs::decode(received[0].body.as_deref().unwrap()).unwrap() {
+        accueil_core::ports::Job::Reply(reply) => {
+            assert_eq!(
+                (reply.thread_id, reply.text.as_str()),
+                (thread.id.clone(), "C'est prêt.")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+
     assert!(ok(&run(&table, &config, &["close", thread.id.as_str()])).contains("closed"));
-    assert!(store.open_threads_by_wait().await.unwrap().is_empty());
+    assert!(store
+        .threads_by_wait(ThreadStatus::Open)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(
         ok(&run(&table, &config, &["forget", "zoe.aws@example.com"]))
             .contains("1 thread(s), 1 message(s)")

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use accueil_core::channels::meta_signature::{MetaSignature, META_SIGNATURE_HEADER};
 use accueil_core::channels::{self, Channel};
-use accueil_core::ports::{Job, Queue, QueueError, SystemClock};
+use accueil_core::domain::ThreadChange;
+use accueil_core::ports::{Job, Queue, QueueError, Store, SystemClock};
 use accueil_e2e::{aws, sqs_record, whatsapp_text_now, Answer, StandIn, DEMO_APP_SECRET};
 use base64::Engine;
 use no_queue::NoQueue;
@@ -173,9 +174,12 @@ mod no_queue {
 }
 
 /// What the registry says is served: each channel's webhook, by its
-/// methods, and /health.
+/// methods, the owner's pages, and /health.
 fn routes_of_the_registry() -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::from([("GET".to_string(), "/health".to_string())]);
+    for (method, path) in accueil_core::owner::served() {
+        routes.insert((method.to_string(), path));
+    }
     for &channel in Channel::ALL {
         let (methods, path) = channels::webhook(channel);
         for method in methods.split('/') {
@@ -192,21 +196,25 @@ async fn the_http_api_routes_every_channel_of_the_registry_as_the_router_serves_
     assert_eq!(
         routed,
         routes_of_the_registry(),
-        "the HTTP API's routes differ from the channel registry's webhooks"
+        "the HTTP API's routes differ from the channel registry's webhooks and the owner's pages"
     );
     // The demo enables every channel: its router must serve exactly those.
+    let dir = tempfile::tempdir().unwrap();
+    let store = accueil_embedded::Database::open(&dir.path().join("accueil.db")).unwrap();
     let router = accueil_core::ingest::router(
         Arc::new(accueil_core::config::Config::demo()),
         Arc::new(NoQueue),
+        Arc::new(store),
         Arc::new(SystemClock),
     );
     let mut served = BTreeSet::new();
     let paths: BTreeSet<&String> = routed.iter().map(|(_, p)| p).collect();
     for path in paths {
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            // A path parameter stands for a thread's reference.
             let request = axum::http::Request::builder()
                 .method(method)
-                .uri(path)
+                .uri(path.replace("{id}", "T-0123456789"))
                 .body(axum::body::Body::empty())
                 .unwrap();
             let status = router.clone().oneshot(request).await.unwrap().status();
@@ -425,6 +433,7 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
         &sdk,
         accueil_ingest::Settings {
             queue_url: queue.clone(),
+            table: table.clone(),
             config: config_ref.clone(),
         },
     )
@@ -514,6 +523,87 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
     recorder.call("stop-recording").await;
     called.insert("accueil-process", recorder.actions().await);
 
+    // ingest again, the owner's page of the form's thread: read it, put it
+    // off, reopen it, close it, reopen it, reply; then process that reply
+    // (sent by SES).
+    let store =
+        accueil_aws::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
+    let form_thread = store
+        .threads()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.channel == Channel::Webform)
+        .expect("the form's thread");
+    let links = accueil_core::config::Config::demo().owner.unwrap().links;
+    let token = links.link_token(
+        &form_thread.id,
+        chrono::Utc::now() + chrono::Duration::days(1),
+    );
+    let form_token = links.form_token(&form_thread.id, &token);
+    let page = format!("/owner/threads/{}", form_thread.id);
+    let until = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    recorder.call("reset-recording").await;
+    recorder.call("start-recording").await;
+    let get = axum::http::Request::get(format!("{page}?t={token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(router.clone().oneshot(get).await.unwrap().status(), 200);
+    for (action, extra) in [
+        ("later", vec![("until", until.as_str())]),
+        ("reopen", vec![]),
+        ("done", vec![]),
+        ("reopen", vec![]),
+        ("reply", vec![("text", "Bonjour, c'est noté.")]),
+    ] {
+        let mut fields = vec![("t", token.as_str()), ("form_token", form_token.as_str())];
+        fields.extend(extra);
+        let post = axum::http::Request::post(format!("{page}/{action}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(
+                serde_urlencoded::to_string(&fields).unwrap(),
+            ))
+            .unwrap();
+        let status = router.clone().oneshot(post).await.unwrap().status();
+        assert_eq!(status, 303, "{action}");
+    }
+    recorder.call("stop-recording").await;
+    called
+        .get_mut("accueil-ingest")
+        .unwrap()
+        .extend(recorder.actions().await);
+    let reply = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.body)
+        .find(|body| matches!(accueil_aws::sqs::decode(body), Ok(Job::Reply(_))))
+        .expect("the reply on the queue");
+    recorder.call("reset-recording").await;
+    recorder.call("start-recording").await;
+    let event =
+        serde_json::from_value(json!({ "Records": [sqs_record("reply", &reply)] })).unwrap();
+    assert!(accueil_process::handle(&processor, event)
+        .await
+        .batch_item_failures
+        .is_empty());
+    recorder.call("stop-recording").await;
+    called
+        .get_mut("accueil-process")
+        .unwrap()
+        .extend(recorder.actions().await);
+    // Open again, as the digest below expects it.
+    assert!(store
+        .change_thread(&form_thread.id, ThreadChange::Reopen, chrono::Utc::now())
+        .await
+        .unwrap());
+
     // digest: twice, with a message stored in between, so that the second
     // reads the messages of the thread that has one (GetItem) and skips the
     // thread that has none.
@@ -522,6 +612,7 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
     let digest = accueil_digest::DigestFunction::new(
         &sdk,
         accueil_digest::Settings {
+            public_url: None,
             table: table.clone(),
             config: config_ref.clone(),
             dead_letter_queue: Some(dead_letters),
@@ -546,8 +637,6 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
     accueil_process::handle(&processor, event).await;
     // Both branches, whatever this machine's clock says of the payload's
     // fixed timestamp: new is by the time the message was stored.
-    let store =
-        accueil_aws::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
     let config = accueil_core::config::Config::demo();
     let lines = accueil_core::digest::Digest::build(&config, &store, 0, chrono::Utc::now())
         .await

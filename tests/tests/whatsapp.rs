@@ -1,5 +1,6 @@
 //! WhatsApp Cloud API through the HTTP server on loopback into SQLite.
 
+use accueil_core::domain::ThreadChange;
 use accueil_core::ports::{Clock, Store};
 use accueil_e2e::{channel_api, demo_config, open_hours, saturday_night, whatsapp_text, Bench};
 use serde_json::{json, Value};
@@ -210,7 +211,7 @@ async fn messages_from_one_contact_join_one_open_thread_and_the_quiet_period_hol
     // Once closed, the next message opens a new thread, and 13 hours later a new acknowledgement is due.
     bench
         .database
-        .close_thread(&threads[0].id, bench.clock.now())
+        .change_thread(&threads[0].id, ThreadChange::Close, bench.clock.now())
         .await
         .unwrap();
     bench.clock.set(open_hours() + chrono::Duration::hours(13));

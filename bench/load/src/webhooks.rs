@@ -101,7 +101,12 @@ pub async fn fill_backlog(
 ) -> Result<()> {
     let config = Arc::new(Config::parse(config_text, &LocalSecrets)?);
     let database = Database::open(&data.join("accueil.db"))?;
-    let app = ingest::router(config, Arc::new(database.clone()), Arc::new(SystemClock));
+    let app = ingest::router(
+        config,
+        Arc::new(database.clone()),
+        Arc::new(database.clone()),
+        Arc::new(SystemClock),
+    );
     let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000)));
     for request in requests {
         let mut builder = axum::http::Request::post(request.path);

@@ -26,6 +26,8 @@ pub struct Settings {
     /// The TOML itself, or `ssm:/path` to it.
     pub config: String,
     pub dead_letter_queue: Option<String>,
+    /// The HTTP API's URL, for the owner's links.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -34,6 +36,7 @@ impl Settings {
             table: env::required(env::TABLE)?,
             config: env::required(env::CONFIG)?,
             dead_letter_queue: env::optional(env::DEAD_LETTER_QUEUE_URL),
+            public_url: env::optional(env::PUBLIC_URL),
         })
     }
 }
@@ -41,9 +44,12 @@ impl Settings {
 impl DigestFunction {
     /// Builds the function once per cold start.
     pub async fn new(sdk: &SdkConfig, settings: Settings) -> Result<DigestFunction, String> {
-        let config = config::load(&settings.config, &Ssm::new(sdk))
+        let mut config = config::load(&settings.config, &Ssm::new(sdk))
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(url) = &settings.public_url {
+            config = config.serving_at(url);
+        }
         Ok(DigestFunction {
             config,
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table),

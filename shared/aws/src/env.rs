@@ -8,6 +8,9 @@ pub const QUEUE_URL: &str = "ACCUEIL_QUEUE_URL";
 pub const CONFIG: &str = "ACCUEIL_CONFIG";
 /// Optional: the dead-letter queue, whose depth the digest reports.
 pub const DEAD_LETTER_QUEUE_URL: &str = "ACCUEIL_DLQ_URL";
+/// Optional: the HTTP API's URL, where the digest's private links point
+/// unless `[owner] public_url` says otherwise.
+pub const PUBLIC_URL: &str = "ACCUEIL_PUBLIC_URL";
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum EnvError {

@@ -28,6 +28,13 @@ impl Skip {
             Skip::ChannelNotEnabled => "channel_not_enabled",
         }
     }
+
+    /// The skip a recorded reason names.
+    pub fn parse(reason: &str) -> Option<Skip> {
+        [Skip::QuietPeriod, Skip::DailyCap, Skip::ChannelNotEnabled]
+            .into_iter()
+            .find(|skip| skip.reason() == reason)
+    }
 }
 
 /// How far back `decide` needs to see earlier acknowledgements.

@@ -17,6 +17,7 @@ use thiserror::Error;
 use crate::channels::{self, Channel};
 use crate::domain::EmailAddress;
 use crate::hours::{self, OpeningHours};
+use crate::owner::LinkKey;
 use crate::wording::Language;
 
 /// The demo business `accueil serve` runs when given no configuration.
@@ -124,6 +125,30 @@ pub struct Config {
     /// Whether the daily digest goes out on a day with nothing waiting.
     pub digest_when_empty: WhenEmpty,
     pub channels: channels::Enabled,
+    /// `[owner]`: the private links that let the owner answer from the
+    /// digest. Without it the digest links straight to each channel's app.
+    pub owner: Option<Owner>,
+}
+
+/// `[owner]`: the key of the owner's links, and where they point.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub links: LinkKey,
+    /// The base URL of the links (the HTTP API's on AWS). None: `serve`
+    /// puts its own address (`Config::serving_at`).
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Links point at `url` unless `[owner] public_url` says otherwise.
+    pub fn serving_at(mut self, url: &str) -> Config {
+        if let Some(owner) = &mut self.owner {
+            owner
+                .public_url
+                .get_or_insert_with(|| url.trim_end_matches('/').to_string());
+        }
+        self
+    }
 }
 
 /// `[digest] when_empty`: on a day with nothing waiting (no conversation,
@@ -205,9 +230,17 @@ struct RawConfig {
     ack: RawAck,
     #[serde(default)]
     digest: RawDigest,
+    owner: Option<RawOwner>,
     /// Each channel's module reads its own table.
     #[serde(default)]
     channels: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwner {
+    link_secret: String,
+    public_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -443,6 +476,17 @@ impl RawConfig {
             digest_time,
             digest_when_empty,
             channels,
+            owner: match self.owner {
+                None => None,
+                Some(owner) => Some(Owner {
+                    links: LinkKey::new(&resolve(
+                        "owner.link_secret",
+                        &owner.link_secret,
+                        secrets,
+                    )?),
+                    public_url: base_url("owner.public_url", owner.public_url)?,
+                }),
+            },
         })
     }
 }

@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use crate::channels;
 use crate::config::{Config, WhenEmpty};
-use crate::domain::{Message, Thread};
+use crate::domain::{Message, Thread, ThreadStatus};
 use crate::email::{self, Draft, OutgoingEmail};
+use crate::owner;
 use crate::ports::{Mailer, SendError, Store, StoreError};
 use crate::wording::{spell_wait, Language};
 
@@ -24,7 +25,10 @@ pub struct DigestThread {
     pub excerpt: String,
     /// Messages stored since the previous digest, whatever their senders' clocks said.
     pub new_messages: usize,
+    /// Where the channel's own app answers this customer.
     pub reply_link: Option<String>,
+    /// The thread's private page (`[owner]`): read, reply, done, later.
+    pub page_link: Option<String>,
     /// Every acknowledgement the thread was owed failed: the customer has
     /// not heard from the business at all.
     pub unacknowledged: bool,
@@ -40,6 +44,8 @@ pub struct Digest {
     pub quarantined: u64,
     /// Jobs that failed every retry and wait in the dead-letter queue.
     pub dead_letters: u64,
+    /// Threads the owner put off until a time still to come.
+    pub snoozed: usize,
 }
 
 #[derive(Serialize)]
@@ -47,23 +53,32 @@ struct Labels {
     waiting: &'static str,
     new: &'static str,
     answer: &'static str,
+    open_app: &'static str,
     close_hint: &'static str,
+    page_hint: &'static str,
+    attention: &'static str,
     unacknowledged: &'static str,
 }
 
 const FR: Labels = Labels {
     waiting: "Attend depuis",
-    new: "Nouveaux",
+    new: "Nouveaux :",
     answer: "Répondre",
+    open_app: "Ouvrir l'application",
     close_hint: "Une fois répondu : accueil close <référence>.",
+    page_hint: "Chaque bouton ouvre la conversation : y répondre, la terminer ou la remettre à plus tard. Le lien vaut 14 jours ; ne le transférez pas.",
+    attention: "À voir d'abord",
     unacknowledged: "Accusé de réception non délivré",
 };
 
 const EN: Labels = Labels {
     waiting: "Waiting",
-    new: "New",
+    new: "New:",
     answer: "Answer",
+    open_app: "Open the app",
     close_hint: "Once answered: accueil close <reference>.",
+    page_hint: "Each button opens the conversation: answer it, mark it done or put it off. The link works for 14 days; do not forward it.",
+    attention: "First, please look at",
     unacknowledged: "Acknowledgement not delivered",
 };
 
@@ -84,8 +99,17 @@ impl Digest {
         now: DateTime<Utc>,
     ) -> Result<Digest, StoreError> {
         let since = store.last_digest_at().await?;
+        // Snoozed threads whose time has come wait again, in their place.
+        let (due, snoozed): (Vec<Thread>, Vec<Thread>) = store
+            .threads_by_wait(ThreadStatus::Snoozed)
+            .await?
+            .into_iter()
+            .partition(|t| t.waiting(now));
+        let mut waiting = store.threads_by_wait(ThreadStatus::Open).await?;
+        waiting.extend(due);
+        waiting.sort_by(|a, b| (a.opened_at, &a.id).cmp(&(b.opened_at, &b.id)));
         let mut threads = Vec::new();
-        for thread in store.open_threads_by_wait().await? {
+        for thread in waiting {
             // The customer withdrew everything they wrote: nothing to answer.
             if thread.message_count == 0 {
                 continue;
@@ -98,7 +122,11 @@ impl Digest {
                     .thread(&thread.id)
                     .await?
                     .map(|t| {
-                        let new = |m: &&Message| m.received_at > since && m.deleted_at.is_none();
+                        let new = |m: &&Message| {
+                            m.author.is_customer()
+                                && m.received_at > since
+                                && m.deleted_at.is_none()
+                        };
                         t.messages.iter().filter(new).count()
                     })
                     .unwrap_or(0),
@@ -115,6 +143,7 @@ impl Digest {
             threads,
             quarantined: store.quarantined_since(since).await?,
             dead_letters,
+            snoozed: snoozed.len(),
         })
     }
 
@@ -128,6 +157,16 @@ impl Digest {
         env.add_template("digest.txt", include_str!("../templates/digest.txt"))
             .expect("the digest text template parses");
         let unacknowledged = self.threads.iter().filter(|t| t.unacknowledged).count();
+        let snoozed_line = match (self.language, self.snoozed) {
+            (_, 0) => String::new(),
+            (Language::Fr, 1) => "1 conversation remise à plus tard n'est pas listée.".to_string(),
+            (Language::Fr, n) => {
+                format!("{n} conversations remises à plus tard ne sont pas listées.")
+            }
+            (Language::En, 1) => "1 conversation put off until later is not listed.".to_string(),
+            (Language::En, n) => format!("{n} conversations put off until later are not listed."),
+        };
+        let pages = self.threads.iter().any(|t| t.page_link.is_some());
         let (labels, title, summary, quarantined_line, dead_letters_line, unacknowledged_line) = match self.language {
             Language::Fr => (
                 &FR,
@@ -183,6 +222,9 @@ impl Digest {
                     dead_letters_line,
                     unacknowledged,
                     unacknowledged_line,
+                    attention => self.quarantined > 0 || self.dead_letters > 0 || unacknowledged > 0,
+                    snoozed_line,
+                    pages,
                     threads => self.threads,
                 })
             })
@@ -193,6 +235,11 @@ impl Digest {
     /// no dead letter.
     pub fn is_empty(&self) -> bool {
         self.threads.is_empty() && self.quarantined == 0 && self.dead_letters == 0
+    }
+
+    /// What the page of a thread in this digest is, for tests and previews.
+    pub fn page_links(&self) -> impl Iterator<Item = &str> {
+        self.threads.iter().filter_map(|t| t.page_link.as_deref())
     }
 
     pub fn html(&self) -> String {
@@ -244,6 +291,8 @@ impl Digest {
             html: &self.html(),
             date: self.generated_at,
             auto_reply: false,
+            id: None,
+            references: &[],
         })
     }
 }
@@ -287,6 +336,7 @@ fn line(config: &Config, thread: &Thread, new_messages: usize, now: DateTime<Utc
         excerpt: thread.last_excerpt.clone(),
         new_messages,
         reply_link: channels::reply_link(config, thread),
+        page_link: owner::page_link(config, &thread.id, now),
         unacknowledged: thread.unacknowledged,
     }
 }

@@ -472,15 +472,64 @@ impl Contact {
     }
 }
 
+/// Where a conversation stands for the owner. Open, answered and snoozed
+/// threads are live: the customer's next message joins them, and makes an
+/// answered or snoozed one open again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ThreadStatus {
+    /// Waits for the owner: in the digest.
     Open,
+    /// The owner replied: out of the digest until the customer writes again.
+    Answered,
+    /// Put off until `snoozed_until`, then back in the digest.
+    Snoozed,
+    /// Done.
     Closed,
 }
 
+impl ThreadStatus {
+    pub const ALL: [ThreadStatus; 4] = [
+        ThreadStatus::Open,
+        ThreadStatus::Answered,
+        ThreadStatus::Snoozed,
+        ThreadStatus::Closed,
+    ];
+
+    /// As stored and shown: `open`, `answered`, `snoozed`, `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadStatus::Open => "open",
+            ThreadStatus::Answered => "answered",
+            ThreadStatus::Snoozed => "snoozed",
+            ThreadStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ThreadStatus> {
+        ThreadStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+}
+
+/// What the owner does to a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ThreadChange {
+    /// Done (`accueil close`, the page's "Done"). A live thread only.
+    Close,
+    /// Back to open: a closed thread (unless the contact has another live
+    /// one on the channel), an answered or a snoozed one.
+    Reopen,
+    /// Out of the digest until then. A live thread only.
+    Snooze { until: DateTime<Utc> },
+    /// The owner's reply was stored. An open or snoozed thread only.
+    Answered,
+}
+
 /// A conversation with one contact on one channel. While open it waits for
-/// the owner; the digest lists it until it is closed.
+/// the owner; the digest lists it until it is answered, snoozed or closed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thread {
     pub id: ThreadId,
@@ -497,10 +546,42 @@ pub struct Thread {
     pub last_excerpt: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<DateTime<Utc>>,
+    /// Until when a snoozed thread stays out of the digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<DateTime<Utc>>,
     /// An acknowledgement it was owed failed and none was sent: the
     /// customer has not heard back at all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unacknowledged: bool,
+}
+
+impl Thread {
+    /// Whether it waits for the owner at `now`: open, or snoozed until a
+    /// time that has come.
+    pub fn waiting(&self, now: DateTime<Utc>) -> bool {
+        match self.status {
+            ThreadStatus::Open => true,
+            ThreadStatus::Snoozed => self.snoozed_until.is_none_or(|until| until <= now),
+            ThreadStatus::Answered | ThreadStatus::Closed => false,
+        }
+    }
+}
+
+/// Who wrote a message of a thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Author {
+    #[default]
+    Customer,
+    /// The owner's reply, sent on the thread's channel; its
+    /// `acknowledgement` is then the reply's own delivery.
+    Owner,
+}
+
+impl Author {
+    pub fn is_customer(&self) -> bool {
+        *self == Author::Customer
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -509,6 +590,9 @@ pub struct Message {
     pub thread_id: ThreadId,
     pub channel: Channel,
     pub provider_id: ProviderMessageId,
+    /// The customer, but for the owner's replies.
+    #[serde(default, skip_serializing_if = "Author::is_customer")]
+    pub author: Author,
     /// When the customer sent it, by the provider's clock (whole seconds on
     /// WhatsApp; a redelivery keeps it): shown to the owner, and the order of
     /// a thread's messages.

@@ -36,6 +36,12 @@ pub struct Draft<'a> {
     pub date: DateTime<Utc>,
     /// Set for automatic replies (RFC 3834 `Auto-Submitted: auto-replied`).
     pub auto_reply: bool,
+    /// Its Message-ID's left part, when it must be known beforehand (a
+    /// reply threads under it later); a random one when None.
+    pub id: Option<&'a str>,
+    /// The Message-IDs it answers, oldest first: the last is its
+    /// `In-Reply-To`, all are its `References`.
+    pub references: &'a [String],
 }
 
 /// Header values never carry a line break: customer-provided names and
@@ -48,13 +54,11 @@ fn one_line(s: &str) -> String {
 }
 
 pub fn compose(draft: &Draft<'_>) -> OutgoingEmail {
-    let domain = draft
-        .from
-        .as_str()
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("accueil.invalid");
-    let message_id = format!("{}@{}", uuid::Uuid::new_v4(), domain);
+    let domain = domain_of(draft.from);
+    let message_id = message_id(
+        draft.id.unwrap_or(&uuid::Uuid::new_v4().to_string()),
+        domain,
+    );
     let subject = one_line(draft.subject);
 
     let mut builder = MessageBuilder::new()
@@ -65,6 +69,11 @@ pub fn compose(draft: &Draft<'_>) -> OutgoingEmail {
         .message_id(message_id.clone())
         .text_body(draft.text.to_string())
         .html_body(draft.html.to_string());
+    if let Some(last) = draft.references.last() {
+        builder = builder
+            .in_reply_to(last.as_str())
+            .references(draft.references);
+    }
     if draft.auto_reply {
         builder = builder
             .header("Auto-Submitted", Text::new("auto-replied"))
@@ -82,6 +91,25 @@ pub fn compose(draft: &Draft<'_>) -> OutgoingEmail {
         raw,
         auto_reply: draft.auto_reply,
     }
+}
+
+/// A Message-ID (without angle brackets) from `left` of the sender's
+/// `domain`, keeping only what RFC 5322 allows there unquoted.
+pub fn message_id(left: &str, domain: &str) -> String {
+    let left: String = left
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-._".contains(*c))
+        .collect();
+    format!("{left}@{domain}")
+}
+
+/// The domain of the business's address, for its Message-IDs.
+pub fn domain_of(address: &EmailAddress) -> &str {
+    address
+        .as_str()
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("accueil.invalid")
 }
 
 /// A name and address header value; without a name, the bare address (an
@@ -113,6 +141,8 @@ mod tests {
             html: "<p>Bonjour Zoé</p>",
             date: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
             auto_reply: true,
+            id: None,
+            references: &[],
         }
     }
 

@@ -12,6 +12,7 @@ pub mod email;
 pub mod hours;
 pub mod ingest;
 pub mod outbound;
+pub mod owner;
 pub mod ports;
 pub mod process;
 pub mod webhook;

@@ -9,13 +9,15 @@ use thiserror::Error;
 use crate::delivery::Delivery;
 use crate::domain::{
     Acknowledgement, Amendment, Channel, ChannelAddress, Contact, ContactId, Envelope, Message,
-    ProviderMessageId, Quarantined, Thread, ThreadId,
+    ProviderMessageId, Quarantined, Thread, ThreadChange, ThreadId, ThreadStatus,
 };
 use crate::email::OutgoingEmail;
+use crate::owner::Reply;
 
 /// What ingest hands to process: a customer message, an authentic payload
-/// that could not be read and must be kept, a customer's change; and what
-/// process hands itself: an acknowledgement still to deliver.
+/// that could not be read and must be kept, a customer's change, the
+/// owner's reply; and what process hands itself: an acknowledgement or a
+/// reply still to deliver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
@@ -23,6 +25,8 @@ pub enum Job {
     Quarantine(Quarantined),
     Amend(Amendment),
     Acknowledge(Delivery),
+    /// The owner's answer, from the page or `accueil reply`.
+    Reply(Reply),
 }
 
 impl Job {
@@ -34,6 +38,7 @@ impl Job {
             Job::Quarantine(payload) => payload.channel,
             Job::Amend(amendment) => amendment.channel,
             Job::Acknowledge(delivery) => delivery.channel,
+            Job::Reply(reply) => reply.channel,
         }
     }
 
@@ -55,6 +60,7 @@ impl Job {
             Job::Quarantine(payload) => Some(format!("quarantine:{}", payload.id)),
             Job::Amend(_) => None,
             Job::Acknowledge(delivery) => Some(format!("thread:{}", delivery.thread_id)),
+            Job::Reply(reply) => Some(format!("thread:{}", reply.thread_id)),
         }
     }
 }
@@ -108,6 +114,9 @@ pub struct Appending<'a> {
     /// at once: the end of that attempt's lease, taken with the message as
     /// `claim_acknowledgement` of attempt 0 would take it.
     pub first_attempt_until: Option<DateTime<Utc>>,
+    /// The thread it joins was answered or snoozed: the customer wrote
+    /// again, and it is open once more.
+    pub reopens: bool,
 }
 
 impl<'a> Appending<'a> {
@@ -119,6 +128,7 @@ impl<'a> Appending<'a> {
             new_contact: None,
             new_thread: None,
             first_attempt_until: None,
+            reopens: false,
         }
     }
 }
@@ -223,7 +233,8 @@ pub trait Store: Send + Sync {
         lease: std::time::Duration,
     ) -> Result<Claim, StoreError>;
     /// Records what an attempt came to, ending its lease, and on its thread
-    /// whether the customer was acknowledged. Changes nothing once the
+    /// whether the customer was acknowledged (an owner's reply, delivered
+    /// by the same attempts, counts for nothing there). Changes nothing once the
     /// acknowledgement is no longer pending, or its message is gone.
     async fn settle_acknowledgement(
         &self,
@@ -232,8 +243,8 @@ pub trait Store: Send + Sync {
         provider_id: &ProviderMessageId,
         outcome: &Acknowledgement,
     ) -> Result<(), StoreError>;
-    /// Open threads, the one waiting longest first.
-    async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError>;
+    /// The threads in `status`, the one waiting longest first.
+    async fn threads_by_wait(&self, status: ThreadStatus) -> Result<Vec<Thread>, StoreError>;
     /// Every thread, most recent activity first.
     async fn threads(&self) -> Result<Vec<Thread>, StoreError>;
     async fn thread(&self, id: &ThreadId) -> Result<Option<ThreadWithMessages>, StoreError>;
@@ -244,8 +255,24 @@ pub trait Store: Send + Sync {
         channel: Channel,
         provider_id: &str,
     ) -> Result<Option<ThreadId>, StoreError>;
-    /// Marks the thread answered; false if it does not exist or was closed.
-    async fn close_thread(&self, id: &ThreadId, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Applies the owner's change; false, changing nothing, if the thread
+    /// does not exist or the change does not apply to where it stands
+    /// (`ThreadChange` says when each does).
+    async fn change_thread(
+        &self,
+        id: &ThreadId,
+        change: ThreadChange,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Stores the owner's reply (`Author::Owner`) in its thread, its
+    /// delivery pending with the first attempt leased until
+    /// `first_attempt_until`, and marks the thread answered as
+    /// `ThreadChange::Answered` does; once only per provider id.
+    async fn append_reply(
+        &self,
+        reply: &Message,
+        first_attempt_until: DateTime<Utc>,
+    ) -> Result<Appended, StoreError>;
     async fn quarantine(&self, payload: &Quarantined) -> Result<(), StoreError>;
     /// Quarantined payloads received after `since` (all when None).
     async fn quarantined_since(&self, since: Option<DateTime<Utc>>) -> Result<u64, StoreError>;

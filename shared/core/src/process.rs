@@ -12,7 +12,7 @@ use crate::channels::{self, Outbound};
 use crate::config::Config;
 use crate::delivery::{self, Delivered, Delivery};
 use crate::domain::{
-    Acknowledgement, Contact, ContactId, Envelope, Message, MessageId, Thread, ThreadId,
+    Acknowledgement, Author, Contact, ContactId, Envelope, Message, MessageId, Thread, ThreadId,
     ThreadStatus,
 };
 use crate::ports::{
@@ -33,8 +33,11 @@ pub enum Outcome {
     Quarantined,
     /// A customer's change applied to the message it names, if stored.
     Amended(Amended),
-    /// A later attempt at an acknowledgement.
+    /// A later attempt at an acknowledgement or a reply.
     Acknowledgement(Delivered),
+    /// The owner's reply stored and its first attempt made; None when its
+    /// thread was forgotten meanwhile.
+    Replied(Option<Delivered>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +98,7 @@ impl Processor {
             Job::Acknowledge(delivery) => {
                 Ok(Outcome::Acknowledgement(self.deliver(delivery).await?))
             }
+            Job::Reply(reply) => Ok(Outcome::Replied(self.reply(reply).await?)),
         }
     }
 
@@ -125,8 +129,13 @@ impl Processor {
             message_count: 0,
             last_excerpt: String::new(),
             closed_at: None,
+            snoozed_until: None,
             unacknowledged: false,
         });
+        let reopens = matches!(
+            thread.status,
+            ThreadStatus::Answered | ThreadStatus::Snoozed
+        );
         let owed = self
             .owed(envelope, &contact.id, known, &thread.id, now)
             .await?;
@@ -135,6 +144,7 @@ impl Processor {
             thread_id: thread.id.clone(),
             channel: envelope.channel,
             provider_id: envelope.provider_id.clone(),
+            author: Author::Customer,
             sent_at: envelope.sent_at,
             // Our clock, not the provider's: a message redelivered late, or
             // stamped a second before a digest and stored after it, is new
@@ -170,6 +180,7 @@ impl Processor {
                 Owed::Acknowledgement(_) => Some(delivery::later(leased_at, delivery::LEASE)),
                 Owed::Nothing(_) => None,
             },
+            reopens,
         };
         let appended = self.store.append_message(&appending).await?;
         if appended == Appended::ContactTaken {
@@ -305,5 +316,6 @@ fn job_kind(job: &Job) -> &'static str {
         Job::Quarantine(_) => "quarantine",
         Job::Amend(_) => "amendment",
         Job::Acknowledge(_) => "acknowledgement",
+        Job::Reply(_) => "reply",
     }
 }

@@ -57,6 +57,7 @@ fn run_case(config: &Arc<Config>, channel: Channel, input: &Path) -> Value {
             // The payload is the input itself, its id random.
             Job::Quarantine(q) => quarantined.push(json!(q.reason)),
             Job::Acknowledge(d) => panic!("a webhook queued an acknowledgement: {d:?}"),
+            Job::Reply(r) => panic!("a webhook queued an owner's reply: {r:?}"),
         }
     }
     let mut result = json!({ "status": status, "messages": messages, "quarantined": quarantined });

@@ -2,14 +2,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use thiserror::Error;
 use tokio::sync::Notify;
 
 use accueil_core::ports::{Clock, StoreError, SystemClock};
 
 use crate::arrivals::Arrivals;
-use crate::schema::{ADDED_COLUMNS, INDEXES, REKEYED, SCHEMA};
+use crate::schema::{ADDED_COLUMNS, INDEXES, REKEYED, SCHEMA, THREADS};
 
 #[derive(Debug, Error)]
 pub enum DatabaseError {
@@ -90,7 +90,18 @@ impl Database {
             .map_err(open_error)?;
         connection.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         connection.execute_batch(SCHEMA).map_err(open_error)?;
+        connection
+            .execute_batch(&THREADS.replace("{table}", "threads"))
+            .map_err(open_error)?;
+        // Off while `migrate` may rebuild the threads table: dropping the
+        // old one would otherwise delete every message with it (cascade).
+        connection
+            .execute_batch("PRAGMA foreign_keys = OFF")
+            .map_err(open_error)?;
         migrate(&mut connection).map_err(open_error)?;
+        connection
+            .execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(open_error)?;
         Ok(Database {
             connection: Arc::new(Mutex::new(connection)),
             enqueued: Arc::new(Notify::new()),
@@ -196,9 +207,46 @@ fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
             }
         }
     }
+    let threads: String = tx.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'threads'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !threads.contains("'answered'") {
+        rebuild_threads(&tx)?;
+    }
     tx.execute_batch(REKEYED)?;
     tx.execute_batch(INDEXES)?;
     tx.commit()
+}
+
+/// SQLite cannot change a table's CHECK in place: the threads table of a
+/// database from before answered and snoozed threads is made anew with
+/// the same rows (its indexes come back with `INDEXES`).
+fn rebuild_threads(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(&THREADS.replace("{table}", "threads_rebuilt"))?;
+    let columns: Vec<String> = tx
+        .prepare("SELECT name FROM pragma_table_info('threads_rebuilt')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let columns = columns.join(", ");
+    tx.execute_batch(&format!(
+        "INSERT INTO threads_rebuilt ({columns}) SELECT {columns} FROM threads;
+         DROP TABLE threads;
+         ALTER TABLE threads_rebuilt RENAME TO threads;"
+    ))?;
+    let broken: Option<String> = tx
+        .query_row("SELECT \"table\" FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match broken {
+        None => Ok(()),
+        Some(table) => Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+            Some(format!("rebuilding threads left {table} pointing nowhere")),
+        )),
+    }
 }
 
 pub(crate) fn time(t: DateTime<Utc>) -> String {

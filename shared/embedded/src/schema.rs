@@ -28,26 +28,7 @@ CREATE TABLE IF NOT EXISTS contact_addresses (
 );
 CREATE INDEX IF NOT EXISTS contact_addresses_by_contact ON contact_addresses(contact_id);
 
-CREATE TABLE IF NOT EXISTS threads (
-    id               TEXT PRIMARY KEY,
-    contact_id       TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
-    channel          TEXT NOT NULL,
-    status           TEXT NOT NULL CHECK (status IN ('open', 'closed')),
-    opened_at        TEXT NOT NULL,
-    -- Stored time (our clock) of the latest message.
-    last_message_at  TEXT NOT NULL,
-    message_count    INTEGER NOT NULL,
-    last_excerpt     TEXT NOT NULL,
-    closed_at        TEXT,
-    -- Sent time of the message the excerpt is from (NULL: no message yet).
-    last_sent_at     TEXT,
-    -- Acknowledgements of its messages delivered, and failed for good.
-    acks_sent        INTEGER NOT NULL DEFAULT 0,
-    acks_failed      INTEGER NOT NULL DEFAULT 0
-);
--- At most one open thread per contact and channel: new messages join it.
-CREATE UNIQUE INDEX IF NOT EXISTS one_open_thread ON threads(contact_id, channel) WHERE status = 'open';
-CREATE INDEX IF NOT EXISTS open_threads_by_wait ON threads(status, opened_at);
+-- threads: THREADS below, made after this.
 
 CREATE TABLE IF NOT EXISTS messages (
     id           TEXT PRIMARY KEY,
@@ -71,6 +52,9 @@ CREATE TABLE IF NOT EXISTS messages (
     ack_receipt       TEXT,
     ack_attempts      INTEGER NOT NULL DEFAULT 0,
     ack_leased_until  TEXT,
+    -- 'customer', or 'owner' for a reply, whose ack_* columns are then
+    -- its own delivery.
+    author       TEXT NOT NULL DEFAULT 'customer',
     -- Providers deliver twice: the second copy is refused here.
     UNIQUE (channel, provider_id)
 );
@@ -115,10 +99,33 @@ CREATE TABLE IF NOT EXISTS queue (
 );
 "#;
 
+/// The threads table. A database from before the owner could answer
+/// allowed only 'open' and 'closed': `migrate` rebuilds its table from
+/// this one (`{table}` is its name).
+pub const THREADS: &str = "CREATE TABLE IF NOT EXISTS {table} (
+    id               TEXT PRIMARY KEY,
+    contact_id       TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    channel          TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('open', 'answered', 'snoozed', 'closed')),
+    opened_at        TEXT NOT NULL,
+    -- Stored time (our clock) of the latest message.
+    last_message_at  TEXT NOT NULL,
+    message_count    INTEGER NOT NULL,
+    last_excerpt     TEXT NOT NULL,
+    closed_at        TEXT,
+    -- Sent time of the message the excerpt is from (NULL: no message yet).
+    last_sent_at     TEXT,
+    -- Acknowledgements of its messages delivered, and failed for good.
+    acks_sent        INTEGER NOT NULL DEFAULT 0,
+    acks_failed      INTEGER NOT NULL DEFAULT 0,
+    -- A snoozed thread is back in the digest from then.
+    snoozed_until    TEXT
+)";
+
 /// Columns added since the first schema, for databases made before them:
 /// (table, column, definition, what fills it in existing rows). A database
 /// from before kept one time per message, the sender's, and so both take it.
-pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 13] = [
+pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 15] = [
     (
         "messages",
         "sent_at",
@@ -151,6 +158,14 @@ pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 13] = [
     ("queue", "channel", "TEXT", None),
     // Jobs queued before it have none: each runs alone on its channel.
     ("queue", "customer", "TEXT", None),
+    // The owner's replies and snoozes.
+    ("threads", "snoozed_until", "TEXT", None),
+    (
+        "messages",
+        "author",
+        "TEXT NOT NULL DEFAULT 'customer'",
+        None,
+    ),
 ];
 
 /// Address keys an earlier version spelled otherwise (`ChannelAddress::former_key`):
@@ -159,14 +174,19 @@ pub const REKEYED: &str =
     "UPDATE contact_addresses SET address = replace(address, ':bsuid:', ':id:')
     WHERE address LIKE '%:bsuid:%';";
 
-/// After the columns exist: a thread's messages in the order they were
+/// After the columns exist: at most one live thread per contact and
+/// channel (new messages join it); threads by status in waiting order (the
+/// digest); a thread's messages in the order they were
 /// sent; the queue's jobs in the order they become available, all and by
 /// channel, so that a claim is one step down an index however long the
 /// backlog; the few
 /// acknowledgements under an attempt's lease, which a start releases
 /// without reading every message.
 pub const INDEXES: &str =
-    "CREATE INDEX IF NOT EXISTS messages_by_thread_sent ON messages(thread_id, sent_at);
+    "DROP INDEX IF EXISTS one_open_thread;
+CREATE UNIQUE INDEX IF NOT EXISTS one_live_thread ON threads(contact_id, channel) WHERE status <> 'closed';
+CREATE INDEX IF NOT EXISTS open_threads_by_wait ON threads(status, opened_at);
+CREATE INDEX IF NOT EXISTS messages_by_thread_sent ON messages(thread_id, sent_at);
 CREATE INDEX IF NOT EXISTS messages_leased ON messages(ack_leased_until) WHERE ack_leased_until IS NOT NULL;
 DROP INDEX IF EXISTS messages_by_thread;
 CREATE INDEX IF NOT EXISTS queue_by_availability ON queue(dead, available_at, id);

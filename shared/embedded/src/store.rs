@@ -6,9 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use accueil_core::delivery;
 use accueil_core::domain::{
-    excerpt, AckState, Acknowledgement, Amendment, Change, Channel, ChannelAddress, Contact,
-    ContactId, Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus,
-    EXCERPT_CHARS,
+    excerpt, AckState, Acknowledgement, Amendment, Author, Change, Channel, ChannelAddress,
+    Contact, ContactId, Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadChange,
+    ThreadId, ThreadStatus, EXCERPT_CHARS,
 };
 use accueil_core::ports::{
     Amended, Appended, Appending, Claim, Forgotten, QuarantineEntry, Store, StoreError,
@@ -62,7 +62,7 @@ fn load_contact(conn: &Connection, id: &str) -> Result<Option<Contact>, Database
 
 /// The columns a thread is made with; read back with its counts of
 /// acknowledgements delivered and failed.
-const THREAD_COLUMNS: &str = "id, contact_id, channel, status, opened_at, last_message_at, message_count, last_excerpt, closed_at";
+const THREAD_COLUMNS: &str = "id, contact_id, channel, status, opened_at, last_message_at, message_count, last_excerpt, closed_at, snoozed_until";
 
 struct ThreadRow {
     id: String,
@@ -74,6 +74,7 @@ struct ThreadRow {
     message_count: u32,
     last_excerpt: String,
     closed_at: Option<String>,
+    snoozed_until: Option<String>,
     acks_sent: u32,
     acks_failed: u32,
 }
@@ -90,8 +91,9 @@ impl ThreadRow {
             message_count: r.get(6)?,
             last_excerpt: r.get(7)?,
             closed_at: r.get(8)?,
-            acks_sent: r.get(9)?,
-            acks_failed: r.get(10)?,
+            snoozed_until: r.get(9)?,
+            acks_sent: r.get(10)?,
+            acks_failed: r.get(11)?,
         })
     }
 
@@ -102,16 +104,13 @@ impl ThreadRow {
             id: ThreadId::parse(&self.id).map_err(|_| corrupt("thread id"))?,
             contact,
             channel: Channel::parse(&self.channel).ok_or_else(|| corrupt("channel"))?,
-            status: if self.status == "open" {
-                ThreadStatus::Open
-            } else {
-                ThreadStatus::Closed
-            },
+            status: ThreadStatus::parse(&self.status).ok_or_else(|| corrupt("thread status"))?,
             opened_at: parse_time(&self.opened_at)?,
             last_message_at: parse_time(&self.last_message_at)?,
             message_count: self.message_count,
             last_excerpt: self.last_excerpt,
             closed_at: self.closed_at.as_deref().map(parse_time).transpose()?,
+            snoozed_until: self.snoozed_until.as_deref().map(parse_time).transpose()?,
             unacknowledged: self.acks_failed > 0 && self.acks_sent == 0,
         })
     }
@@ -133,13 +132,6 @@ fn query_threads(
 
 fn ack_state(text: &str) -> Result<AckState, DatabaseError> {
     AckState::parse(text).ok_or_else(|| corrupt("acknowledgement state"))
-}
-
-fn status_text(status: ThreadStatus) -> &'static str {
-    match status {
-        ThreadStatus::Open => "open",
-        ThreadStatus::Closed => "closed",
-    }
 }
 
 /// Stores a new contact with its addresses; false, having written only
@@ -173,18 +165,19 @@ fn insert_contact(tx: &Transaction<'_>, contact: &Contact) -> Result<bool, Datab
 fn insert_thread(conn: &Connection, t: &Thread) -> Result<(), DatabaseError> {
     conn.execute_cached(
         &format!(
-            "INSERT INTO threads ({THREAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            "INSERT INTO threads ({THREAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         ),
         params![
             t.id.as_str(),
             t.contact.id.as_str(),
             t.channel.as_str(),
-            status_text(t.status),
+            t.status.as_str(),
             time(t.opened_at),
             time(t.last_message_at),
             t.message_count,
             t.last_excerpt,
             t.closed_at.map(time),
+            t.snoozed_until.map(time),
         ],
     )?;
     Ok(())
@@ -196,17 +189,16 @@ fn insert_thread(conn: &Connection, t: &Thread) -> Result<(), DatabaseError> {
 fn insert_message(
     tx: &Transaction<'_>,
     m: &Message,
-    contact: &str,
     first_attempt_until: Option<DateTime<Utc>>,
-) -> Result<Appended, DatabaseError> {
+) -> Result<bool, DatabaseError> {
     let ack = m.acknowledgement.as_ref();
     let pending = ack.is_some_and(Acknowledgement::is_pending);
     let first_attempt = first_attempt_until.filter(|_| pending);
     let attempts = ack.map_or(0, |a| a.attempts) + u32::from(first_attempt.is_some());
     let inserted = tx.execute_cached(
         "INSERT OR IGNORE INTO messages (id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
-            ack_state, ack_reason, ack_receipt, ack_attempts, ack_leased_until)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            ack_state, ack_reason, ack_receipt, ack_attempts, ack_leased_until, author)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             m.id.as_str(),
             m.thread_id.as_str(),
@@ -221,10 +213,87 @@ fn insert_message(
             ack.and_then(|a| a.receipt.as_deref()),
             attempts,
             first_attempt.map(time),
+            author_text(m.author),
         ],
     )?;
-    if inserted == 0 {
+    Ok(inserted == 1)
+}
+
+/// Applies the owner's change to a thread, if it applies where the thread
+/// stands (`ThreadChange`).
+fn change_status(
+    tx: &Transaction<'_>,
+    id: &str,
+    change: ThreadChange,
+    at: DateTime<Utc>,
+) -> Result<bool, DatabaseError> {
+    let (set, from, value) = match change {
+        ThreadChange::Close => (
+            "status = 'closed', closed_at = ?2, snoozed_until = NULL",
+            "'open', 'answered', 'snoozed'",
+            Some(time(at)),
+        ),
+        ThreadChange::Reopen => (
+            "status = 'open', closed_at = NULL, snoozed_until = NULL",
+            "'answered', 'snoozed', 'closed'",
+            None,
+        ),
+        ThreadChange::Snooze { until } => (
+            "status = 'snoozed', snoozed_until = ?2",
+            "'open', 'answered', 'snoozed'",
+            Some(time(until)),
+        ),
+        ThreadChange::Answered => (
+            "status = 'answered', snoozed_until = NULL",
+            "'open', 'snoozed'",
+            None,
+        ),
+    };
+    let sql = format!("UPDATE threads SET {set} WHERE id = ?1 AND status IN ({from})");
+    let values = std::iter::once(id.to_string()).chain(value);
+    match tx.execute_cached(&sql, rusqlite::params_from_iter(values)) {
+        Ok(changed) => Ok(changed == 1),
+        // Reopening a closed thread of a contact who has another live one
+        // on the channel: that one is where the conversation goes on.
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn author_text(author: Author) -> &'static str {
+    match author {
+        Author::Customer => "customer",
+        Author::Owner => "owner",
+    }
+}
+
+/// Adds a customer's message to its thread as `insert_message` does, and
+/// keeps the thread's count, excerpt and activity, and what the contact
+/// was owed, true.
+fn insert_customer_message(
+    tx: &Transaction<'_>,
+    m: &Message,
+    contact: &str,
+    first_attempt_until: Option<DateTime<Utc>>,
+    reopens: bool,
+) -> Result<Appended, DatabaseError> {
+    if !insert_message(tx, m, first_attempt_until)? {
         return Ok(Appended::Duplicate);
+    }
+    let pending = m
+        .acknowledgement
+        .as_ref()
+        .is_some_and(Acknowledgement::is_pending);
+    if reopens {
+        tx.execute_cached(
+            "UPDATE threads SET status = 'open', snoozed_until = NULL
+             WHERE id = ?1 AND status IN ('answered', 'snoozed')",
+            [m.thread_id.as_str()],
+        )?;
     }
     // Messages can arrive out of order: the one sent last sets
     // the excerpt, the one stored last the activity.
@@ -319,7 +388,7 @@ impl Store for Database {
             .with(move |conn| {
                 Ok(query_threads(
                     conn,
-                    "WHERE contact_id = ?1 AND channel = ?2 AND status = 'open'",
+                    "WHERE contact_id = ?1 AND channel = ?2 AND status <> 'closed'",
                     params![contact, channel],
                 )?
                 .pop())
@@ -338,6 +407,7 @@ impl Store for Database {
         let new_contact = appending.new_contact.cloned();
         let new_thread = appending.new_thread.cloned();
         let first_attempt_until = appending.first_attempt_until;
+        let reopens = appending.reopens;
         Ok(self
             .with(move |conn| {
                 // One transaction: dropped unfinished, it writes nothing.
@@ -350,7 +420,8 @@ impl Store for Database {
                 if let Some(new_thread) = &new_thread {
                     insert_thread(&tx, new_thread)?;
                 }
-                let appended = insert_message(&tx, &m, &contact, first_attempt_until)?;
+                let appended =
+                    insert_customer_message(&tx, &m, &contact, first_attempt_until, reopens)?;
                 if appended == Appended::New {
                     tx.commit()?;
                 }
@@ -395,7 +466,8 @@ impl Store for Database {
                 // The excerpt is the latest message still there; the count, those still there.
                 let latest: Option<(String, String)> = tx
                     .query_row_cached(
-                        "SELECT text, sent_at FROM messages WHERE thread_id = ?1 AND deleted_at IS NULL
+                        "SELECT text, sent_at FROM messages
+                         WHERE thread_id = ?1 AND deleted_at IS NULL AND author = 'customer'
                          ORDER BY sent_at DESC, received_at DESC, id DESC LIMIT 1",
                         [&thread],
                         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -404,7 +476,8 @@ impl Store for Database {
                 let (text, sent_at) = latest.map_or((String::new(), None), |(t, s)| (t, Some(s)));
                 tx.execute_cached(
                     "UPDATE threads SET last_excerpt = ?2, last_sent_at = ?3,
-                        message_count = (SELECT count(*) FROM messages WHERE thread_id = ?1 AND deleted_at IS NULL)
+                        message_count = (SELECT count(*) FROM messages
+                            WHERE thread_id = ?1 AND deleted_at IS NULL AND author = 'customer')
                      WHERE id = ?1",
                     params![thread, excerpt(&text, EXCERPT_CHARS), sent_at],
                 )?;
@@ -499,8 +572,11 @@ impl Store for Database {
                 };
                 if let (1, Some(counter)) = (changed, counter) {
                     tx.execute_cached(
-                        &format!("UPDATE threads SET {counter} = {counter} + 1 WHERE id = ?1"),
-                        [&thread],
+                        &format!(
+                            "UPDATE threads SET {counter} = {counter} + 1 WHERE id = ?1 AND EXISTS
+                             (SELECT 1 FROM messages WHERE channel = ?2 AND provider_id = ?3 AND author = 'customer')"
+                        ),
+                        params![thread, channel.as_str(), provider_id],
                     )?;
                 }
                 tx.commit()?;
@@ -509,9 +585,15 @@ impl Store for Database {
             .await?)
     }
 
-    async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError> {
+    async fn threads_by_wait(&self, status: ThreadStatus) -> Result<Vec<Thread>, StoreError> {
         Ok(self
-            .with(|conn| query_threads(conn, "WHERE status = 'open' ORDER BY opened_at, id", []))
+            .with(move |conn| {
+                query_threads(
+                    conn,
+                    "WHERE status = ?1 ORDER BY opened_at, id",
+                    [status.as_str()],
+                )
+            })
             .await?)
     }
 
@@ -530,7 +612,7 @@ impl Store for Database {
                 };
                 let mut stmt = conn.prepare_cached(
                     "SELECT id, thread_id, channel, provider_id, sent_at, received_at, text, attachments,
-                            edited_at, deleted_at, ack_state, ack_reason, ack_receipt, ack_attempts
+                            edited_at, deleted_at, ack_state, ack_reason, ack_receipt, ack_attempts, author
                      FROM messages WHERE thread_id = ?1 ORDER BY sent_at, received_at, id",
                 )?;
                 let rows = stmt
@@ -553,12 +635,13 @@ impl Store for Database {
                                 r.get::<_, Option<String>>(12)?,
                                 r.get::<_, u32>(13)?,
                             ),
+                            r.get::<_, String>(14)?,
                         ))
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut messages = Vec::with_capacity(rows.len());
                 let optional = |t: Option<String>| t.as_deref().map(parse_time).transpose();
-                for ((mid, channel, provider_id), (sent_at, received_at), (text, attachments), (edited_at, deleted_at), (state, reason, receipt, attempts)) in rows {
+                for ((mid, channel, provider_id), (sent_at, received_at), (text, attachments), (edited_at, deleted_at), (state, reason, receipt, attempts), author) in rows {
                     let acknowledgement = match state {
                         Some(state) => Some(Acknowledgement {
                             state: ack_state(&state)?,
@@ -574,6 +657,11 @@ impl Store for Database {
                         channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel"))?,
                         provider_id: ProviderMessageId::parse(&provider_id)
                             .map_err(|_| corrupt("provider id"))?,
+                        author: match author.as_str() {
+                            "customer" => Author::Customer,
+                            "owner" => Author::Owner,
+                            _ => return Err(corrupt("author")),
+                        },
                         sent_at: parse_time(&sent_at)?,
                         received_at: parse_time(&received_at)?,
                         text,
@@ -610,15 +698,43 @@ impl Store for Database {
             .await?)
     }
 
-    async fn close_thread(&self, id: &ThreadId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn change_thread(
+        &self,
+        id: &ThreadId,
+        change: ThreadChange,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let id = id.to_string();
         Ok(self
             .with(move |conn| {
-                let changed = conn.execute_cached(
-                    "UPDATE threads SET status = 'closed', closed_at = ?2 WHERE id = ?1 AND status = 'open'",
-                    params![id, time(at)],
+                let tx = conn.transaction()?;
+                let changed = change_status(&tx, &id, change, at)?;
+                tx.commit()?;
+                Ok(changed)
+            })
+            .await?)
+    }
+
+    async fn append_reply(
+        &self,
+        reply: &Message,
+        first_attempt_until: DateTime<Utc>,
+    ) -> Result<Appended, StoreError> {
+        let reply = reply.clone();
+        Ok(self
+            .with(move |conn| {
+                let tx = conn.transaction()?;
+                if !insert_message(&tx, &reply, Some(first_attempt_until))? {
+                    return Ok(Appended::Duplicate);
+                }
+                change_status(
+                    &tx,
+                    reply.thread_id.as_str(),
+                    ThreadChange::Answered,
+                    reply.received_at,
                 )?;
-                Ok(changed == 1)
+                tx.commit()?;
+                Ok(Appended::New)
             })
             .await?)
     }

@@ -2,8 +2,8 @@
 //! messages: nothing a user had is lost on an upgrade.
 
 use accueil_core::domain::{
-    Acknowledgement, Address, Channel, ChannelAddress, Message, MessageId, ProviderMessageId,
-    ThreadId, UserId,
+    Acknowledgement, Address, Author, Channel, ChannelAddress, Message, MessageId,
+    ProviderMessageId, ThreadChange, ThreadId, ThreadStatus, UserId,
 };
 use accueil_core::ports::{Appended, Appending, Store};
 use accueil_embedded::Database;
@@ -79,6 +79,7 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         thread_id: id.clone(),
         channel: Channel::Whatsapp,
         provider_id: ProviderMessageId::parse("wamid.EARLIER").unwrap(),
+        author: Author::Customer,
         sent_at: then - Duration::minutes(5),
         received_at: then + Duration::hours(2),
         text: "Avant".into(),
@@ -111,6 +112,7 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         thread_id: id.clone(),
         channel: Channel::Whatsapp,
         provider_id: ProviderMessageId::parse("wamid.NEW").unwrap(),
+        author: Author::Customer,
         sent_at: then + Duration::hours(1),
         received_at: stored,
         text: "Encore moi".into(),
@@ -144,6 +146,7 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
     let older = Message {
         id: MessageId::generate(),
         provider_id: ProviderMessageId::parse("wamid.OLDER").unwrap(),
+        author: Author::Customer,
         sent_at: then - Duration::hours(1),
         received_at: stored + Duration::minutes(1),
         text: "Plus ancien".into(),
@@ -155,8 +158,31 @@ async fn a_database_from_before_both_message_times_is_upgraded_in_place() {
         .unwrap();
     let upgraded = database.thread(&id).await.unwrap().unwrap();
     assert_eq!(upgraded.thread.last_excerpt, "Encore moi");
+    // Its table, rebuilt for the owner's statuses, kept every message and
+    // takes them.
+    assert_eq!(upgraded.messages.len(), 4);
+    let until = then + Duration::days(30);
+    assert!(database
+        .change_thread(&id, ThreadChange::Snooze { until }, stored)
+        .await
+        .unwrap());
+    let upgraded = database.thread(&id).await.unwrap().unwrap();
+    assert_eq!(upgraded.thread.status, ThreadStatus::Snoozed);
+    // And it is still one live thread per contact and channel.
+    let other = accueil_core::domain::Thread {
+        id: ThreadId::generate(),
+        ..upgraded.thread.clone()
+    };
+    assert!(database.open_thread(&other).await.is_err());
     drop(database);
     // Opening again changes nothing more.
     let again = Database::open(&path).unwrap();
     assert_eq!(again.thread(&id).await.unwrap().unwrap(), upgraded);
+    let foreign_keys: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(foreign_keys, 0);
 }

@@ -55,12 +55,13 @@ pub(super) fn read(message: &Item) -> Result<Option<Acknowledgement>, StoreError
 
 impl DynamoStore {
     /// The key of the message item of a provider's message, if stored with
-    /// an acknowledgement (earlier provider items have no `message_sk`).
+    /// an acknowledgement (earlier provider items have no `message_sk`), and
+    /// whether it is the owner's reply.
     async fn message_key(
         &self,
         channel: Channel,
         provider_id: &ProviderMessageId,
-    ) -> Result<Option<(String, String)>, StoreError> {
+    ) -> Result<Option<(String, String, bool)>, StoreError> {
         let Some(provider) = self
             .get(provider_pk(channel, provider_id.as_str()), "PROVIDER")
             .await?
@@ -72,7 +73,11 @@ impl DynamoStore {
                 get_opt_s(&provider, "thread_id"),
                 get_opt_s(&provider, "message_sk"),
             ) {
-                (Some(thread), Some(sk)) => Some((thread_pk(thread), sk.to_string())),
+                (Some(thread), Some(sk)) => Some((
+                    thread_pk(thread),
+                    sk.to_string(),
+                    get_opt_s(&provider, "author") == Some("owner"),
+                )),
                 _ => None,
             },
         )
@@ -86,7 +91,7 @@ impl DynamoStore {
         now: DateTime<Utc>,
         lease: std::time::Duration,
     ) -> Result<Claim, StoreError> {
-        let Some((pk, sk)) = self.message_key(channel, provider_id).await? else {
+        let Some((pk, sk, _)) = self.message_key(channel, provider_id).await? else {
             return Ok(Claim::Settled);
         };
         let Some(message) = self.get(pk.clone(), &sk).await? else {
@@ -141,7 +146,7 @@ impl DynamoStore {
         provider_id: &ProviderMessageId,
         outcome: &Acknowledgement,
     ) -> Result<(), StoreError> {
-        let Some((pk, sk)) = self.message_key(channel, provider_id).await? else {
+        let Some((pk, sk, reply)) = self.message_key(channel, provider_id).await? else {
             return Ok(());
         };
         let mut set = vec!["ack_state = :state", "ack_attempts = :attempts"];
@@ -180,7 +185,9 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .expect("table, key and expression are set");
+        // The thread counts its customers' acknowledgements, not the owner's replies.
         let counter = match outcome.state {
+            _ if reply => None,
             AckState::Sent => Some("acks_sent"),
             AckState::Failed => Some("acks_failed"),
             AckState::Pending | AckState::Skipped => None,

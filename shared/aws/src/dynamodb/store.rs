@@ -14,9 +14,9 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 
 use accueil_core::domain::{
-    excerpt, Acknowledgement, Amendment, Change, Channel, ChannelAddress, Contact, ContactId,
-    Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadId, ThreadStatus,
-    EXCERPT_CHARS,
+    excerpt, Acknowledgement, Amendment, Author, Change, Channel, ChannelAddress, Contact,
+    ContactId, Message, MessageId, ProviderMessageId, Quarantined, Thread, ThreadChange, ThreadId,
+    ThreadStatus, EXCERPT_CHARS,
 };
 use accueil_core::ports::{
     Amended, Appended, Appending, Claim, Forgotten, QuarantineEntry, Store, StoreError,
@@ -75,11 +75,8 @@ pub(super) fn provider_pk(channel: Channel, provider_id: &str) -> String {
     format!("PROVIDER#{channel}#{provider_id}")
 }
 
-fn status_key(status: ThreadStatus) -> &'static str {
-    match status {
-        ThreadStatus::Open => "STATUS#open",
-        ThreadStatus::Closed => "STATUS#closed",
-    }
+fn status_key(status: ThreadStatus) -> String {
+    format!("STATUS#{}", status.as_str())
 }
 
 fn expires(at: DateTime<Utc>, days: i64) -> AttributeValue {
@@ -413,16 +410,14 @@ fn thread_of(found: &Item, contact: Contact) -> Result<Thread, StoreError> {
         contact,
         channel: Channel::parse(get_s(found, "channel")?)
             .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
-        status: if get_s(found, "status")? == "open" {
-            ThreadStatus::Open
-        } else {
-            ThreadStatus::Closed
-        },
+        status: ThreadStatus::parse(get_s(found, "status")?)
+            .ok_or_else(|| StoreError::Corrupt("thread status".into()))?,
         opened_at: get_time(found, "opened_at")?,
         last_message_at: get_time(found, "last_message_at")?,
         message_count: get_n(found, "message_count")?,
         last_excerpt: get_s(found, "last_excerpt")?.to_string(),
         closed_at: get_opt_time(found, "closed_at")?,
+        snoozed_until: get_opt_time(found, "snoozed_until")?,
         unacknowledged: get_opt_n(found, "acks_failed")? > 0 && get_opt_n(found, "acks_sent")? == 0,
     })
 }
@@ -469,14 +464,7 @@ fn thread_item(t: &Thread) -> Item {
         ("id", s(t.id.as_str())),
         ("contact_id", s(t.contact.id.as_str())),
         ("channel", s(t.channel.as_str())),
-        (
-            "status",
-            s(if t.status == ThreadStatus::Open {
-                "open"
-            } else {
-                "closed"
-            }),
-        ),
+        ("status", s(t.status.as_str())),
         ("opened_at", s(time(t.opened_at))),
         ("last_message_at", s(time(t.last_message_at))),
         ("message_count", n(t.message_count)),
@@ -487,7 +475,61 @@ fn thread_item(t: &Thread) -> Item {
     if let Some(closed) = t.closed_at {
         it.insert("closed_at".into(), s(time(closed)));
     }
+    if let Some(until) = t.snoozed_until {
+        it.insert("snoozed_until".into(), s(time(until)));
+    }
     it
+}
+
+/// A message's items: its provider id, put only if new (the first step of
+/// its transaction, so that a cancel there means a duplicate), and the
+/// message with what it is owed (or, for the owner's reply, its delivery).
+fn message_puts(
+    store: &DynamoStore,
+    m: &Message,
+    first_attempt_until: Option<DateTime<Utc>>,
+) -> [TransactWriteItem; 2] {
+    // A thread's messages in the order they were sent.
+    // WhatsApp stamps whole seconds: within one, the order they came.
+    let message_sk = format!("MSG#{}#{}#{}", time(m.sent_at), time(m.received_at), m.id);
+    let mut provider = item([
+        ("pk", s(provider_pk(m.channel, m.provider_id.as_str()))),
+        ("sk", s("PROVIDER")),
+        ("thread_id", s(m.thread_id.as_str())),
+        ("message_id", s(m.id.as_str())),
+        ("message_sk", s(&message_sk)),
+    ]);
+    let mut stored = item([
+        ("pk", s(thread_pk(m.thread_id.as_str()))),
+        ("sk", s(&message_sk)),
+        ("id", s(m.id.as_str())),
+        ("channel", s(m.channel.as_str())),
+        ("provider_id", s(m.provider_id.as_str())),
+        ("sent_at", s(time(m.sent_at))),
+        ("received_at", s(time(m.received_at))),
+        ("text", s(&m.text)),
+        (
+            "attachments",
+            s(serde_json::to_string(&m.attachments).expect("attachments serialize")),
+        ),
+    ]);
+    if m.author == Author::Owner {
+        provider.insert("author".into(), s("owner"));
+        stored.insert("author".into(), s("owner"));
+    }
+    if let Some(ack) = &m.acknowledgement {
+        stored.extend(
+            acknowledgement::attributes(ack, first_attempt_until)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v)),
+        );
+    }
+    [
+        TransactWriteItem::builder()
+            .put(store.put_new(provider))
+            .build(),
+        TransactWriteItem::builder().put(store.put(stored)).build(),
+    ]
 }
 
 #[async_trait]
@@ -585,42 +627,7 @@ impl Store for DynamoStore {
 
     async fn append_message(&self, appending: &Appending<'_>) -> Result<Appended, StoreError> {
         let m = appending.message;
-        // A thread's messages in the order they were sent.
-        // WhatsApp stamps whole seconds: within one, the order they came.
-        let message_sk = format!("MSG#{}#{}#{}", time(m.sent_at), time(m.received_at), m.id);
-        let dedupe = self.put_new(item([
-            ("pk", s(provider_pk(m.channel, m.provider_id.as_str()))),
-            ("sk", s("PROVIDER")),
-            ("thread_id", s(m.thread_id.as_str())),
-            ("message_id", s(m.id.as_str())),
-            ("message_sk", s(&message_sk)),
-        ]));
-        let mut stored = item([
-            ("pk", s(thread_pk(m.thread_id.as_str()))),
-            ("sk", s(&message_sk)),
-            ("id", s(m.id.as_str())),
-            ("channel", s(m.channel.as_str())),
-            ("provider_id", s(m.provider_id.as_str())),
-            ("sent_at", s(time(m.sent_at))),
-            ("received_at", s(time(m.received_at))),
-            ("text", s(&m.text)),
-            (
-                "attachments",
-                s(serde_json::to_string(&m.attachments).expect("attachments serialize")),
-            ),
-        ]);
-        if let Some(ack) = &m.acknowledgement {
-            stored.extend(
-                acknowledgement::attributes(ack, appending.first_attempt_until)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v)),
-            );
-        }
-        // The deduplication first: its failure, at index 0, is a duplicate.
-        let mut steps = vec![
-            TransactWriteItem::builder().put(dedupe).build(),
-            TransactWriteItem::builder().put(self.put(stored)).build(),
-        ];
+        let mut steps = message_puts(self, m, appending.first_attempt_until).to_vec();
         match appending.new_thread {
             // A thread opened by this message is written as it is with it:
             // one item cannot be both put and updated in a transaction.
@@ -641,8 +648,24 @@ impl Store for DynamoStore {
                         Update::builder()
                             .table_name(&self.table)
                             .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
-                            .update_expression("ADD message_count :one")
-                            .expression_attribute_values(":one", n(1))
+                            .update_expression(if appending.reopens {
+                                // The customer wrote again: open once more.
+                                "ADD message_count :one SET #status = :open, gsi1pk = :gsi REMOVE snoozed_until"
+                            } else {
+                                "ADD message_count :one"
+                            })
+                            .set_expression_attribute_names(appending.reopens.then(|| {
+                                HashMap::from([("#status".to_string(), "status".to_string())])
+                            }))
+                            .set_expression_attribute_values(Some(if appending.reopens {
+                                HashMap::from([
+                                    (":one".to_string(), n(1)),
+                                    (":open".to_string(), s("open")),
+                                    (":gsi".to_string(), s(status_key(ThreadStatus::Open))),
+                                ])
+                            } else {
+                                HashMap::from([(":one".to_string(), n(1))])
+                            }))
                             .build()
                             .expect("table, key and expression are set"),
                     )
@@ -767,13 +790,15 @@ impl Store for DynamoStore {
         self.settle(thread, channel, provider_id, outcome).await
     }
 
-    async fn open_threads_by_wait(&self) -> Result<Vec<Thread>, StoreError> {
-        self.threads_with_status(ThreadStatus::Open).await
+    async fn threads_by_wait(&self, status: ThreadStatus) -> Result<Vec<Thread>, StoreError> {
+        self.threads_with_status(status).await
     }
 
     async fn threads(&self) -> Result<Vec<Thread>, StoreError> {
-        let mut all = self.threads_with_status(ThreadStatus::Open).await?;
-        all.extend(self.threads_with_status(ThreadStatus::Closed).await?);
+        let mut all = Vec::new();
+        for status in ThreadStatus::ALL {
+            all.extend(self.threads_with_status(status).await?);
+        }
         all.sort_by(|a, b| {
             b.last_message_at
                 .cmp(&a.last_message_at)
@@ -797,6 +822,11 @@ impl Store for DynamoStore {
                     .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
                 provider_id: ProviderMessageId::parse(get_s(&m, "provider_id")?)
                     .map_err(|_| StoreError::Corrupt("provider id".into()))?,
+                author: match get_opt_s(&m, "author") {
+                    None | Some("customer") => Author::Customer,
+                    Some("owner") => Author::Owner,
+                    Some(_) => return Err(StoreError::Corrupt("author".into())),
+                },
                 // Stored before the two times were kept: the one it has is the sender's.
                 sent_at: match get_opt_time(&m, "sent_at")? {
                     Some(sent) => sent,
@@ -868,7 +898,7 @@ impl Store for DynamoStore {
         // The excerpt is the latest message still there; the count, those still there.
         let live: Vec<&Item> = messages
             .iter()
-            .filter(|m| !m.contains_key("deleted_at"))
+            .filter(|m| !m.contains_key("deleted_at") && !m.contains_key("author"))
             .collect();
         let mut thread_update = Update::builder()
             .table_name(&self.table)
@@ -936,46 +966,120 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn close_thread(&self, id: &ThreadId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn change_thread(
+        &self,
+        id: &ThreadId,
+        change: ThreadChange,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let Some(found) = self.get(thread_pk(id.as_str()), "THREAD").await? else {
             return Ok(false);
         };
-        if get_s(&found, "status")? != "open" {
+        let status = ThreadStatus::parse(get_s(&found, "status")?)
+            .ok_or_else(|| StoreError::Corrupt("thread status".into()))?;
+        use ThreadStatus::*;
+        let (to, applies) = match change {
+            ThreadChange::Close => (Closed, status != Closed),
+            ThreadChange::Reopen => (Open, status != Open),
+            ThreadChange::Snooze { .. } => (Snoozed, status != Closed),
+            ThreadChange::Answered => (Answered, matches!(status, Open | Snoozed)),
+        };
+        if !applies {
             return Ok(false);
         }
-        let close = Update::builder()
+        let mut set = vec!["#status = :to", "gsi1pk = :gsi"];
+        let mut remove = Vec::new();
+        let mut values: Item = [
+            (":to", s(to.as_str())),
+            (":seen", s(status.as_str())),
+            (":gsi", s(status_key(to))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        match change {
+            ThreadChange::Close => {
+                set.push("closed_at = :at");
+                values.insert(":at".into(), s(time(at)));
+                remove.push("snoozed_until");
+            }
+            ThreadChange::Snooze { until } => {
+                set.push("snoozed_until = :until");
+                values.insert(":until".into(), s(time(until)));
+            }
+            ThreadChange::Reopen => remove.extend(["closed_at", "snoozed_until"]),
+            ThreadChange::Answered => remove.push("snoozed_until"),
+        }
+        let expression = match remove.is_empty() {
+            true => format!("SET {}", set.join(", ")),
+            false => format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")),
+        };
+        // Only from the status read: a concurrent change wins, this one is refused.
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(thread_pk(id.as_str()), "THREAD")))
-            .update_expression("SET #status = :closed, closed_at = :at, gsi1pk = :gsi")
-            .condition_expression("#status = :open")
+            .update_expression(expression)
+            .condition_expression("#status = :seen")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":closed", s("closed"))
-            .expression_attribute_values(":open", s("open"))
-            .expression_attribute_values(":at", s(time(at)))
-            .expression_attribute_values(":gsi", s(status_key(ThreadStatus::Closed)))
+            .set_expression_attribute_values(Some(values))
             .build()
             .expect("table, key and expression are set");
-        let channel = get_s(&found, "channel")?;
-        let pointer = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(
-                contact_pk(get_s(&found, "contact_id")?),
-                &format!("OPEN#{channel}"),
-            )))
-            .build()
-            .expect("table and key are set");
+        // The open pointer is how a customer's next message finds a live
+        // thread: gone when it closes, back (if no other thread took it)
+        // when it reopens.
+        let pointer_key = Self::key(
+            contact_pk(get_s(&found, "contact_id")?),
+            &format!("OPEN#{}", get_s(&found, "channel")?),
+        );
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        if to == Closed {
+            let pointer = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(pointer_key))
+                .build()
+                .expect("table and key are set");
+            transaction =
+                transaction.transact_items(TransactWriteItem::builder().delete(pointer).build());
+        } else if status == Closed {
+            let mut pointer = pointer_key;
+            pointer.insert("thread_id".into(), s(id.as_str()));
+            transaction = transaction.transact_items(
+                TransactWriteItem::builder()
+                    .put(self.put_new(pointer))
+                    .build(),
+            );
+        }
+        match transaction.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed_at(&e, 0) || condition_failed_at(&e, 1) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn append_reply(
+        &self,
+        reply: &Message,
+        first_attempt_until: DateTime<Utc>,
+    ) -> Result<Appended, StoreError> {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(close).build())
-            .transact_items(TransactWriteItem::builder().delete(pointer).build())
+            .set_transact_items(Some(
+                message_puts(self, reply, Some(first_attempt_until)).to_vec(),
+            ))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed_at(&e, 0) => Ok(false),
-            Err(e) => Err(unavailable(e)),
+            Ok(_) => {}
+            Err(e) if condition_failed_at(&e, 0) => return Ok(Appended::Duplicate),
+            Err(e) => return Err(unavailable(e)),
         }
+        self.change_thread(&reply.thread_id, ThreadChange::Answered, reply.received_at)
+            .await?;
+        Ok(Appended::New)
     }
 
     async fn quarantine(&self, payload: &Quarantined) -> Result<(), StoreError> {

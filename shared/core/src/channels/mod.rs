@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ack::AckText;
 use crate::config::{Config, ConfigError, SecretSource, SecretValue};
-use crate::domain::{Address, Envelope, Thread, ThreadId};
+use crate::domain::{Address, Envelope, Message, Thread, ThreadId};
 use crate::email::OutgoingEmail;
-use crate::ports::ApiRequest;
+use crate::ports::{ApiRequest, ThreadWithMessages};
 use crate::webhook::Inbound;
 use crate::wording::Language;
 
@@ -88,6 +88,19 @@ pub trait ChannelModule {
         thread: &Thread,
         addresses: &[&Address],
     ) -> Option<String>;
+
+    /// The owner's reply to the thread's customer, on one of `addresses`
+    /// (the contact's on this channel), shaped as a person's message: no
+    /// automatic-reply marks, an email threaded under what came before.
+    /// None when none of them can be written to. `reply` is the owner's
+    /// message as stored: its text, and its provider id for what must name it.
+    fn owner_reply(
+        config: &Config,
+        settings: &Self::Settings,
+        thread: &ThreadWithMessages,
+        addresses: &[&Address],
+        reply: &Message,
+    ) -> Option<Outbound>;
 
     /// The headers that make `body` authentic, as the provider would sign it.
     fn signature(settings: &Self::Settings, body: &[u8]) -> Vec<(&'static str, String)>;
@@ -167,6 +180,15 @@ pub enum SampleError {
     },
 }
 
+/// Why the owner's reply cannot go out on its thread's channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoReply {
+    #[error("the channel is no longer enabled")]
+    NotEnabled,
+    #[error("the contact has no address this channel can write to")]
+    NoAddress,
+}
+
 /// The addresses of the thread's contact on the thread's channel.
 fn addresses_on_channel(thread: &Thread) -> Vec<&Address> {
     thread
@@ -225,6 +247,7 @@ mod tests {
             message_count: 1,
             last_excerpt: String::new(),
             closed_at: None,
+            snoozed_until: None,
             unacknowledged: false,
         }
     }

@@ -178,6 +178,26 @@ macro_rules! registry {
             }
         }
 
+        /// The owner's reply to the thread's customer, shaped for its
+        /// channel as a person's message; why not when the channel cannot
+        /// take it (not enabled, no address it writes to).
+        pub fn owner_reply(
+            config: &Config,
+            thread: &ThreadWithMessages,
+            reply: &Message,
+        ) -> Result<Outbound, NoReply> {
+            let addresses = addresses_on_channel(&thread.thread);
+            match thread.thread.channel {
+                $(Channel::$variant => {
+                    let settings = config.channels.$module.as_ref().ok_or(NoReply::NotEnabled)?;
+                    <$module::$variant as ChannelModule>::owner_reply(
+                        config, settings, thread, &addresses, reply,
+                    )
+                    .ok_or(NoReply::NoAddress)
+                })+
+            }
+        }
+
         /// The headers that make `body` an authentic webhook of the channel.
         pub fn signature(
             config: &Config,

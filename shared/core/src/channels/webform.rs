@@ -19,11 +19,11 @@ use crate::ack::AckText;
 use crate::channels::{Api, ChannelModule, Outbound, Sample, SampleError, SampleRequest};
 use crate::config::{Config, ConfigError, SecretSource};
 use crate::domain::{
-    Address, Channel, EmailAddress, Envelope, PhoneNumber, ProviderMessageId, ReplyTarget, Sender,
-    Thread, ThreadId,
+    AckState, Address, Author, Channel, EmailAddress, Envelope, Message, PhoneNumber,
+    ProviderMessageId, ReplyTarget, Sender, Thread, ThreadId,
 };
 use crate::email::{self, Draft, OutgoingEmail};
-use crate::ports::Job;
+use crate::ports::{Job, ThreadWithMessages};
 use crate::webhook::{client_ip, read_body, Inbound};
 use crate::wording::Language;
 
@@ -88,6 +88,21 @@ impl ChannelModule for Webform {
 
     fn reply_link(_: &Settings, thread: &Thread, addresses: &[&Address]) -> Option<String> {
         reply_link(&thread.id, addresses)
+    }
+
+    /// An email to the address the form gave.
+    fn owner_reply(
+        config: &Config,
+        _: &Settings,
+        thread: &ThreadWithMessages,
+        addresses: &[&Address],
+        reply: &Message,
+    ) -> Option<Outbound> {
+        let to = addresses.iter().find_map(|a| match a {
+            Address::Email(e) => Some(e),
+            _ => None,
+        })?;
+        Some(Outbound::Email(owner_reply(config, thread, to, reply)))
     }
 
     /// A form is not signed: the rate limit and the honeypot keep robots out.
@@ -421,6 +436,60 @@ fn acknowledgement(
         html: &html,
         date: envelope.sent_at,
         auto_reply: true,
+        id: Some(&acknowledgement_id(envelope.provider_id.as_str())),
+        references: &[],
+    })
+}
+
+/// The left part of the Message-ID of a submission's acknowledgement:
+/// known from the submission, so that the owner's reply can thread under it.
+fn acknowledgement_id(provider_id: &str) -> String {
+    format!("ack.{provider_id}")
+}
+
+/// The owner's reply: a person's email (no automatic-reply marks), under
+/// the acknowledgements and replies the customer received before.
+fn owner_reply(
+    config: &Config,
+    thread: &ThreadWithMessages,
+    to: &EmailAddress,
+    reply: &Message,
+) -> OutgoingEmail {
+    let domain = email::domain_of(&config.business.sender_email);
+    let references: Vec<String> = thread
+        .messages
+        .iter()
+        .filter(|m| m.provider_id != reply.provider_id)
+        .filter(|m| m.acknowledgement.as_ref().is_some_and(|a| a.state == AckState::Sent))
+        .map(|m| match m.author {
+            Author::Customer => email::message_id(&acknowledgement_id(m.provider_id.as_str()), domain),
+            Author::Owner => email::message_id(m.provider_id.as_str(), domain),
+        })
+        .collect();
+    let subject = match config.business.language {
+        Language::Fr => format!("Re: votre message à {} ({})", config.business.name, thread.thread.id),
+        Language::En => format!("Re: your message to {} ({})", config.business.name, thread.thread.id),
+    };
+    let html = format!(
+        "<!doctype html>\n<html><body style=\"font-family:sans-serif\">{}</body></html>\n",
+        reply
+            .text
+            .split("\n\n")
+            .map(|p| format!("<p>{}</p>", html_escape::encode_text(p).replace('\n', "<br>")))
+            .collect::<String>()
+    );
+    email::compose(&Draft {
+        from_name: &config.business.name,
+        from: &config.business.sender_email,
+        to_name: thread.thread.contact.name.as_deref(),
+        to,
+        subject: &subject,
+        text: &reply.text,
+        html: &html,
+        date: reply.sent_at,
+        auto_reply: false,
+        id: Some(reply.provider_id.as_str()),
+        references: &references,
     })
 }
 

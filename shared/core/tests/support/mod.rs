@@ -62,7 +62,7 @@ pub fn deliver(
     body: Vec<u8>,
 ) -> (u16, Vec<Job>) {
     let queue = Arc::new(Queued::default());
-    let router = ingest::router(config.clone(), queue.clone(), Arc::new(Arrival));
+    let router = ingest::webhooks(config.clone(), queue.clone(), Arc::new(Arrival));
     let (_, path) = channels::webhook(channel);
     let mut request = Request::post(path)
         .header("content-type", content_type)

@@ -21,8 +21,8 @@ use crate::channels::{
     meta_webhook, Api, ApiAuth, ChannelModule, Outbound, Sample, SampleError, SampleRequest,
 };
 use crate::config::{self, Config, ConfigError, SecretSource, SecretValue};
-use crate::domain::{Address, Channel, Envelope, ReplyTarget, Thread, UserId};
-use crate::ports::ApiRequest;
+use crate::domain::{Address, Channel, Envelope, Message, ReplyTarget, Thread, UserId};
+use crate::ports::{ApiRequest, ThreadWithMessages};
 use crate::webhook::Inbound;
 use crate::wording::Language;
 
@@ -157,6 +157,26 @@ impl<P: Platform> ChannelModule for Messaging<P> {
 
     fn reply_link(settings: &Settings, _: &Thread, _: &[&Address]) -> Option<String> {
         Some(P::reply_link(settings))
+    }
+
+    /// The same Send API request as an acknowledgement: Meta marks neither
+    /// as automatic, and both need the customer's 24-hour window.
+    fn owner_reply(
+        _: &Config,
+        settings: &Settings,
+        _: &ThreadWithMessages,
+        addresses: &[&Address],
+        reply: &Message,
+    ) -> Option<Outbound> {
+        let recipient = addresses.iter().find_map(|a| match a {
+            Address::UserId(id) => Some(id.clone()),
+            _ => None,
+        })?;
+        let target = Target {
+            account_id: settings.account_id.clone(),
+            recipient,
+        };
+        Some(Outbound::Api(send_text(P::CHANNEL, &target, &reply.text)))
     }
 
     fn signature(settings: &Settings, body: &[u8]) -> Vec<(&'static str, String)> {

@@ -21,9 +21,9 @@ use crate::channels::{
     Api, ApiAuth, ChannelModule, Outbound, Sample, SampleError, SampleRequest,
 };
 use crate::config::{self, Config, ConfigError, SecretSource, SecretValue};
-use crate::domain::{Address, Channel, Envelope, Thread, UserId};
+use crate::domain::{Address, Channel, Envelope, Message, Thread, UserId};
 use crate::outbound::TOKEN_IN_PATH;
-use crate::ports::ApiRequest;
+use crate::ports::{ApiRequest, ThreadWithMessages};
 use crate::webhook::{read_body, Inbound};
 use crate::wording::Language;
 
@@ -151,6 +151,26 @@ impl ChannelModule for Telegram {
             Address::Username(name) => Some(format!("https://t.me/{}", name.as_str())),
             _ => None,
         })
+    }
+
+    /// A message in the customer's private chat, whose id is their user
+    /// id; it quotes nothing.
+    fn owner_reply(
+        _: &Config,
+        _: &Settings,
+        _: &ThreadWithMessages,
+        addresses: &[&Address],
+        reply: &Message,
+    ) -> Option<Outbound> {
+        let chat_id: i64 = addresses.iter().find_map(|a| match a {
+            Address::UserId(id) => id.as_str().parse().ok(),
+            _ => None,
+        })?;
+        Some(Outbound::Api(ApiRequest {
+            channel: Channel::Telegram,
+            path: format!("/bot{TOKEN_IN_PATH}/sendMessage"),
+            body: json!({ "chat_id": chat_id, "text": reply.text }),
+        }))
     }
 
     fn signature(settings: &Settings, _: &[u8]) -> Vec<(&'static str, String)> {

@@ -16,8 +16,8 @@ use crate::channels::{
     meta_webhook, Api, ApiAuth, ChannelModule, Outbound, Sample, SampleError, SampleRequest,
 };
 use crate::config::{self, Config, ConfigError, SecretSource, SecretValue};
-use crate::domain::{Address, Channel, Envelope, PhoneNumber, Thread, UserId};
-use crate::ports::ApiRequest;
+use crate::domain::{Address, Channel, Envelope, Message, PhoneNumber, Thread, UserId};
+use crate::ports::{ApiRequest, ThreadWithMessages};
 use crate::webhook::Inbound;
 use crate::wording::Language;
 
@@ -115,6 +115,41 @@ impl ChannelModule for Whatsapp {
             Address::Phone(p) => Some(format!("https://wa.me/{}", p.digits())),
             _ => None,
         })
+    }
+
+    /// A text from the business number; by phone when known, else by BSUID.
+    fn owner_reply(
+        _: &Config,
+        settings: &Settings,
+        _: &ThreadWithMessages,
+        addresses: &[&Address],
+        reply: &Message,
+    ) -> Option<Outbound> {
+        let recipient = addresses
+            .iter()
+            .find_map(|a| match a {
+                Address::Phone(p) => Some(Recipient::Phone(p.clone())),
+                _ => None,
+            })
+            .or_else(|| {
+                addresses.iter().find_map(|a| match a {
+                    Address::UserId(id) => Some(Recipient::User(id.clone())),
+                    _ => None,
+                })
+            })?;
+        let text = AckText {
+            subject: String::new(),
+            body: reply.text.clone(),
+        };
+        let target = Target {
+            phone_number_id: settings.phone_number_id.clone(),
+            recipient,
+            in_reply_to: String::new(),
+        };
+        // A person's message: it quotes nothing.
+        let mut request = acknowledgement(&target, &text);
+        request.body.as_object_mut()?.remove("context");
+        Some(Outbound::Api(request))
     }
 
     fn signature(settings: &Settings, body: &[u8]) -> Vec<(&'static str, String)> {
