@@ -4,6 +4,7 @@
 use anyhow::{bail, Result};
 
 use accueil_core::config::Config;
+use accueil_core::delivery::Delivered;
 use accueil_core::owner::Reply;
 use accueil_core::ports::{Job, Mailer, Queue, Store};
 use accueil_core::process::{Outcome, Processor};
@@ -54,7 +55,18 @@ impl Backend {
         let thread = reply.thread_id.clone();
         match &self.replies {
             Replies::Local(processor) => match processor.handle(&Job::Reply(reply)).await? {
-                Outcome::Replied(Some(delivered)) => Ok(format!("{thread}: {delivered:?}")),
+                Outcome::Replied(Some(Delivered::Sent(receipt))) => {
+                    Ok(format!("{thread}: sent ({receipt})"))
+                }
+                Outcome::Replied(Some(Delivered::Failed(why))) => {
+                    bail!("{thread}: not sent: {why}")
+                }
+                Outcome::Replied(Some(Delivered::Retrying(why))) => Ok(format!(
+                    "{thread}: not sent yet ({why}); `accueil serve` tries again"
+                )),
+                Outcome::Replied(Some(Delivered::NotMine)) => {
+                    Ok(format!("{thread}: already on its way"))
+                }
                 _ => bail!("{thread} no longer exists"),
             },
             #[cfg(feature = "aws")]

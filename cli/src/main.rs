@@ -83,6 +83,9 @@ enum Command {
     },
     /// Open a closed, answered or snoozed thread again.
     Reopen { id: String },
+    /// Send the jobs that failed every retry back to be processed, once
+    /// their cause is fixed.
+    Requeue,
     /// Print the digest as it stands (plain text on stdout).
     Digest {
         /// Also write the HTML part to this file.
@@ -136,6 +139,15 @@ fn main() -> ExitCode {
             Command::Reply { id, text } => answer::reply(&cli.place, &id, &text).await,
             Command::Snooze { id, until } => answer::snooze(&cli.place, &id, &until).await,
             Command::Reopen { id } => answer::reopen(&cli.place, &id).await,
+            Command::Requeue => {
+                if cli.place.aws {
+                    anyhow::bail!("on AWS the dead-letter queue is SQS's: aws sqs start-message-move-task --source-arn <DeadLetterQueue ARN>");
+                }
+                let local = local::Local::open(&cli.place)?;
+                let requeued = local.database.requeue_dead().await?;
+                println!("{requeued} job(s) back on the queue: `accueil serve` processes them.");
+                Ok(())
+            }
             Command::Digest { preview, send } => show::digest(&cli.place, preview, send).await,
             Command::Config {
                 command: ConfigCommand::Check { file },

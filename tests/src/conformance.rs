@@ -45,6 +45,7 @@ fn thread(contact: &Contact, opened_at: DateTime<Utc>) -> Thread {
         last_excerpt: String::new(),
         closed_at: None,
         snoozed_until: None,
+        waiting_since: None,
         unacknowledged: false,
     }
 }
@@ -119,48 +120,47 @@ async fn the_owner_answers_snoozes_closes_and_reopens(store: &dyn Store) {
     );
     append(store, &asked).await;
     // Its acknowledgement failed: the customer never heard back.
+    let failed = Acknowledgement::failed("refused".into(), 1);
     store
-        .settle_acknowledgement(
-            &t.id,
-            t.channel,
-            &asked.provider_id,
-            &Acknowledgement::failed("refused".into(), 1),
-        )
+        .settle_acknowledgement(&t.id, t.channel, &asked.provider_id, &failed)
         .await
         .unwrap();
+    let status = |id: ThreadId| async move { store.thread(&id).await.unwrap().unwrap().thread };
 
-    // The owner's reply: stored once, its first attempt leased with it.
-    let mut reply = message(&t, "reply.o-1", at(1), "Oui, demain.");
-    reply.author = Author::Owner;
-    reply.acknowledgement = Some(Acknowledgement::pending());
+    // The owner's reply: stored once, its first attempt leased with it; the
+    // thread waits as before until it is sent.
+    let reply = |id: &str, written| {
+        let mut m = message(&t, id, written, "Oui, demain.");
+        m.author = Author::Owner;
+        m.acknowledgement = Some(Acknowledgement::pending());
+        m
+    };
+    let first = reply("reply.o-1", at(1));
+    let leased = at(1) + Duration::minutes(1);
     assert_eq!(
-        store
-            .append_reply(&reply, at(1) + Duration::minutes(1))
-            .await
-            .unwrap(),
+        store.append_reply(&first, leased).await.unwrap(),
         Appended::New
     );
     assert_eq!(
-        store
-            .append_reply(&reply, at(1) + Duration::minutes(1))
-            .await
-            .unwrap(),
+        store.append_reply(&first, leased).await.unwrap(),
         Appended::Duplicate
     );
-    assert_eq!(
-        store
-            .claim_acknowledgement(t.channel, &reply.provider_id, 0, at(1), lease)
-            .await
-            .unwrap(),
-        Claim::Busy
-    );
+    assert_eq!(status(t.id.clone()).await.status, ThreadStatus::Open);
+    let claim = store.claim_acknowledgement(t.channel, &first.provider_id, 0, at(1), lease);
+    assert_eq!(claim.await.unwrap(), Claim::Busy);
+    // Refused: still waiting, in the digest; the reply shown failed.
+    let refused = Acknowledgement::failed("whatsapp answered 400".into(), 1);
     store
-        .settle_acknowledgement(
-            &t.id,
-            t.channel,
-            &reply.provider_id,
-            &Acknowledgement::sent("r-1".into(), 1),
-        )
+        .settle_acknowledgement(&t.id, t.channel, &first.provider_id, &refused)
+        .await
+        .unwrap();
+    assert_eq!(status(t.id.clone()).await.status, ThreadStatus::Open);
+    // Another, sent: answered, and it counts for nothing else.
+    let second = reply("reply.o-2", at(2));
+    store.append_reply(&second, at(2)).await.unwrap();
+    let sent = Acknowledgement::sent("r-2".into(), 1);
+    store
+        .settle_acknowledgement(&t.id, t.channel, &second.provider_id, &sent)
         .await
         .unwrap();
     let found = store.thread(&t.id).await.unwrap().unwrap();
@@ -171,153 +171,159 @@ async fn the_owner_answers_snoozes_closes_and_reopens(store: &dyn Store) {
         found.thread.unacknowledged,
         "a reply sent is no acknowledgement"
     );
-    let stored = found
-        .messages
-        .iter()
-        .find(|m| m.provider_id == reply.provider_id)
-        .unwrap();
-    assert_eq!(stored.author, Author::Owner);
-    assert_eq!(
-        stored.acknowledgement,
-        Some(Acknowledgement::sent("r-1".into(), 1))
-    );
-    assert!(!store
-        .threads_by_wait(ThreadStatus::Open)
-        .await
-        .unwrap()
-        .iter()
-        .any(|w| w.id == t.id));
-    assert!(store
-        .threads_by_wait(ThreadStatus::Answered)
-        .await
-        .unwrap()
-        .iter()
-        .any(|w| w.id == t.id));
-    // An answered thread is still the customer's live one.
-    assert_eq!(
-        store
-            .open_thread_of(&ines.id, t.channel)
-            .await
+    let stored = |p: &ProviderMessageId| {
+        found
+            .messages
+            .iter()
+            .find(|m| &m.provider_id == p)
             .unwrap()
-            .map(|w| w.id),
-        Some(t.id.clone())
-    );
+            .clone()
+    };
+    assert_eq!(stored(&second.provider_id).author, Author::Owner);
+    assert_eq!(stored(&second.provider_id).acknowledgement, Some(sent));
+    assert_eq!(stored(&first.provider_id).acknowledgement, Some(refused));
+    let waiting = store.threads_by_wait(ThreadStatus::Open).await.unwrap();
+    assert!(!waiting.iter().any(|w| w.id == t.id));
+    let answered = store.threads_by_wait(ThreadStatus::Answered).await.unwrap();
+    assert!(answered.iter().any(|w| w.id == t.id));
+    // An answered thread is still the customer's live one.
+    let live = store.live_thread_of(&ines.id, t.channel).await.unwrap();
+    assert_eq!(live.map(|w| w.id), Some(t.id.clone()));
 
-    // The customer writes again: open once more.
-    let again = message(&t, "o-2", at(2), "Merci !");
-    let mut appending = Appending::to(&again, &ines.id);
-    appending.reopens = true;
+    // The customer writes again: open once more, waiting from this message.
+    let again = message(&t, "o-2", at(3), "Merci ! Et samedi ?");
+    let appending = Appending {
+        reopens: Some(ThreadStatus::Answered),
+        ..Appending::to(&again, &ines.id)
+    };
     assert_eq!(
         store.append_message(&appending).await.unwrap(),
         Appended::New
     );
-    let found = store.thread(&t.id).await.unwrap().unwrap().thread;
-    assert_eq!((found.status, found.message_count), (ThreadStatus::Open, 2));
+    let reopened = status(t.id.clone()).await;
+    assert_eq!(
+        (reopened.status, reopened.message_count),
+        (ThreadStatus::Open, 2)
+    );
+    assert_eq!(reopened.waits_since(), at(3));
+    assert_eq!(reopened.opened_at, at(0));
 
-    // Snoozed, moved, answered, reopened.
+    // A reply written before that message, sent after it: still open.
+    let late = reply("reply.o-3", at(2) + Duration::minutes(30));
+    store.append_reply(&late, at(4)).await.unwrap();
+    store
+        .settle_acknowledgement(
+            &t.id,
+            t.channel,
+            &late.provider_id,
+            &Acknowledgement::sent("r-3".into(), 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(t.id.clone()).await.status, ThreadStatus::Open);
+
+    // Snoozed, moved, woken by the customer (the wait unchanged), snoozed
+    // again and reopened by the owner.
     let until = at(30);
     assert!(store
-        .change_thread(&t.id, ThreadChange::Snooze { until }, at(3))
+        .change_thread(&t.id, ThreadChange::Snooze { until }, at(4))
         .await
         .unwrap());
-    let snoozed = store.thread(&t.id).await.unwrap().unwrap().thread;
+    let snoozed = status(t.id.clone()).await;
     assert_eq!(
         (snoozed.status, snoozed.snoozed_until),
         (ThreadStatus::Snoozed, Some(until))
     );
-    assert!(store
-        .threads_by_wait(ThreadStatus::Snoozed)
-        .await
-        .unwrap()
-        .iter()
-        .any(|w| w.id == t.id));
-    assert!(store
-        .change_thread(&t.id, ThreadChange::Snooze { until: at(40) }, at(3))
-        .await
-        .unwrap());
-    assert!(store
-        .change_thread(&t.id, ThreadChange::Answered, at(4))
-        .await
-        .unwrap());
-    let answered = store.thread(&t.id).await.unwrap().unwrap().thread;
+    let sleeping = store.threads_by_wait(ThreadStatus::Snoozed).await.unwrap();
+    assert!(sleeping.iter().any(|w| w.id == t.id));
+    let later = ThreadChange::Snooze { until: at(40) };
+    assert!(store.change_thread(&t.id, later, at(4)).await.unwrap());
+    let woken = message(&t, "o-3", at(5), "Vous êtes là ?");
+    let appending = Appending {
+        reopens: Some(ThreadStatus::Snoozed),
+        ..Appending::to(&woken, &ines.id)
+    };
+    store.append_message(&appending).await.unwrap();
+    let woke = status(t.id.clone()).await;
     assert_eq!(
-        (answered.status, answered.snoozed_until),
-        (ThreadStatus::Answered, None)
+        (woke.status, woke.snoozed_until),
+        (ThreadStatus::Open, None)
     );
-    assert!(!store
-        .change_thread(&t.id, ThreadChange::Answered, at(4))
-        .await
-        .unwrap());
+    assert_eq!(
+        woke.waits_since(),
+        at(3),
+        "still waiting since before the snooze"
+    );
+    assert!(store.change_thread(&t.id, later, at(5)).await.unwrap());
     assert!(store
         .change_thread(&t.id, ThreadChange::Reopen, at(5))
         .await
         .unwrap());
-    assert!(
-        !store
-            .change_thread(&t.id, ThreadChange::Reopen, at(5))
-            .await
-            .unwrap(),
-        "open already"
-    );
+    let again = store
+        .change_thread(&t.id, ThreadChange::Reopen, at(5))
+        .await
+        .unwrap();
+    assert!(!again, "open already");
 
-    // Closed: nothing but reopening applies; reopened, it is live again.
+    // Closed: only reopening applies; reopened, it is live again.
     assert!(store
         .change_thread(&t.id, ThreadChange::Close, at(6))
         .await
         .unwrap());
-    assert!(!store
-        .change_thread(&t.id, ThreadChange::Snooze { until }, at(6))
-        .await
-        .unwrap());
-    assert!(!store
-        .change_thread(&t.id, ThreadChange::Answered, at(6))
-        .await
-        .unwrap());
+    let snooze = ThreadChange::Snooze { until };
+    assert!(!store.change_thread(&t.id, snooze, at(6)).await.unwrap());
     assert_eq!(
-        store.open_thread_of(&ines.id, t.channel).await.unwrap(),
+        store.live_thread_of(&ines.id, t.channel).await.unwrap(),
         None
     );
     assert!(store
         .change_thread(&t.id, ThreadChange::Reopen, at(7))
         .await
         .unwrap());
-    let reopened = store.thread(&t.id).await.unwrap().unwrap().thread;
+    let reopened = status(t.id.clone()).await;
     assert_eq!(
         (reopened.status, reopened.closed_at),
         (ThreadStatus::Open, None)
     );
-    assert_eq!(
-        store
-            .open_thread_of(&ines.id, t.channel)
-            .await
-            .unwrap()
-            .map(|w| w.id),
-        Some(t.id.clone())
-    );
-
-    // Closed again, and the customer has a newer thread meanwhile: that one
-    // is where the conversation goes on, the old one stays closed.
+    let live = store.live_thread_of(&ines.id, t.channel).await.unwrap();
+    assert_eq!(live.map(|w| w.id), Some(t.id.clone()));
+    // A reply sent to a closed thread leaves it closed.
     assert!(store
         .change_thread(&t.id, ThreadChange::Close, at(8))
         .await
         .unwrap());
+    let after = reply("reply.o-4", at(8));
+    store.append_reply(&after, at(8)).await.unwrap();
+    store
+        .settle_acknowledgement(
+            &t.id,
+            t.channel,
+            &after.provider_id,
+            &Acknowledgement::sent("r-4".into(), 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(t.id.clone()).await.status, ThreadStatus::Closed);
+
+    // The customer has a newer thread meanwhile: that one is where the
+    // conversation goes on; the old one stays closed, the pointer theirs.
     let newer = thread(&ines, at(9));
     store.open_thread(&newer).await.unwrap();
     assert!(!store
         .change_thread(&t.id, ThreadChange::Reopen, at(10))
         .await
         .unwrap());
+    assert_eq!(status(t.id.clone()).await.status, ThreadStatus::Closed);
+    let live = store.live_thread_of(&ines.id, t.channel).await.unwrap();
+    assert_eq!(live.map(|w| w.id), Some(newer.id.clone()));
+    // A reply to a thread forgotten meanwhile is not stored.
+    let gone = Message {
+        thread_id: ThreadId::generate(),
+        ..reply("reply.o-5", at(10))
+    };
     assert_eq!(
-        store.thread(&t.id).await.unwrap().unwrap().thread.status,
-        ThreadStatus::Closed
-    );
-    assert_eq!(
-        store
-            .open_thread_of(&ines.id, t.channel)
-            .await
-            .unwrap()
-            .map(|w| w.id),
-        Some(newer.id)
+        store.append_reply(&gone, at(10)).await.unwrap(),
+        Appended::Duplicate
     );
 }
 
@@ -457,7 +463,7 @@ async fn a_first_message_brings_its_contact_and_thread(store: &dyn Store) {
     let found = store.find_contact(&lou.addresses[1..]).await.unwrap();
     assert_eq!(found.map(|c| c.id), Some(lou.id.clone()));
     let opened = store
-        .open_thread_of(&lou.id, Channel::Webform)
+        .live_thread_of(&lou.id, Channel::Webform)
         .await
         .unwrap();
     let opened = opened.expect("the thread it opened");
@@ -509,7 +515,7 @@ async fn a_first_message_brings_its_contact_and_thread(store: &dyn Store) {
     assert_eq!(store.thread(&reopening.id).await.unwrap(), None);
     assert_eq!(
         store
-            .open_thread_of(&lou.id, Channel::Webform)
+            .live_thread_of(&lou.id, Channel::Webform)
             .await
             .unwrap(),
         None
@@ -607,7 +613,7 @@ async fn messages_are_deduplicated_and_ordered(store: &dyn Store) {
     store.save_contact(&bea).await.unwrap();
     assert_eq!(
         store
-            .open_thread_of(&bea.id, Channel::Webform)
+            .live_thread_of(&bea.id, Channel::Webform)
             .await
             .unwrap(),
         None
@@ -616,14 +622,14 @@ async fn messages_are_deduplicated_and_ordered(store: &dyn Store) {
     store.open_thread(&t).await.unwrap();
     assert_eq!(
         store
-            .open_thread_of(&bea.id, Channel::Webform)
+            .live_thread_of(&bea.id, Channel::Webform)
             .await
             .unwrap(),
         Some(t.clone())
     );
     assert_eq!(
         store
-            .open_thread_of(&bea.id, Channel::Whatsapp)
+            .live_thread_of(&bea.id, Channel::Whatsapp)
             .await
             .unwrap(),
         None
@@ -745,7 +751,7 @@ async fn threads_list_by_wait_and_by_activity_and_close(store: &dyn Store) {
         .any(|t| t.id == t_old.id));
     assert_eq!(
         store
-            .open_thread_of(&old.id, Channel::Webform)
+            .live_thread_of(&old.id, Channel::Webform)
             .await
             .unwrap(),
         None
@@ -755,7 +761,7 @@ async fn threads_list_by_wait_and_by_activity_and_close(store: &dyn Store) {
     store.open_thread(&reopened).await.unwrap();
     assert_eq!(
         store
-            .open_thread_of(&old.id, Channel::Webform)
+            .live_thread_of(&old.id, Channel::Webform)
             .await
             .unwrap()
             .map(|t| t.id),

@@ -382,6 +382,16 @@ impl Rig {
         }
     }
 
+    /// Sends the dead letters back to be processed, as the owner does once
+    /// the cause is fixed (`accueil requeue`): locally only, the local AWS
+    /// API has no message move task.
+    pub async fn requeue_dead_letters(&self) -> usize {
+        match &self.side {
+            Side::Local(local) => local.bench.database.requeue_dead().await.unwrap(),
+            Side::Cloud(_) => 0,
+        }
+    }
+
     /// The owner's digest, as sent: the outbox's file or SES's email.
     pub async fn digest(&self) -> String {
         let now = self.clock.now();

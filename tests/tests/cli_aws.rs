@@ -75,6 +75,7 @@ async fn threads_thread_close_digest_and_forget_work_on_the_aws_table() {
         last_excerpt: String::new(),
         closed_at: None,
         snoozed_until: None,
+        waiting_since: None,
         unacknowledged: false,
     };
     let message = Message {

@@ -102,6 +102,15 @@ async fn store_unavailable_at_process() {
         assert_eq!(rig.run_due().await, 0);
         assert_eq!(rig.messages().await, 2 * N, "{backend}");
         assert_eq!(rig.delivered_everywhere().await, 2 * N, "{backend}");
+        // Locally the owner sends the dead letters back once the store is
+        // fixed (`accueil requeue`), and they go through.
+        if backend == Backend::Sqlite {
+            assert_eq!(rig.requeue_dead_letters().await, N);
+            assert_eq!(rig.run_due().await, 0);
+            assert_eq!(rig.dead_letters().await, 0);
+            assert_eq!(rig.messages().await, 3 * N, "{backend}");
+            assert_eq!(rig.delivered_everywhere().await, 3 * N, "{backend}");
+        }
         report(
             "store unavailable at process",
             backend,

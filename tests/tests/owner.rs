@@ -103,6 +103,10 @@ fn form<'a>(link: &'a str, page: &str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a
         ("t", token_of(link)),
         ("form_token", hidden(page, "form_token")),
     ];
+    // The reply's own id, when the page has a reply form.
+    if page.contains("name=\"reply_id\"") {
+        fields.push(("reply_id", hidden(page, "reply_id")));
+    }
     fields.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     fields
 }
@@ -115,6 +119,27 @@ async fn act(
 ) -> (u16, String) {
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     post(bench, thread, action, &fields).await
+}
+
+/// Posts a form whose answer is a page; its status and the page.
+async fn post_page(
+    bench: &Bench,
+    thread: &ThreadId,
+    action: &str,
+    fields: &[(&str, String)],
+) -> (u16, String) {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = client()
+        .post(format!(
+            "{}{}/{action}",
+            bench.base,
+            owner::page_path(thread)
+        ))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 async fn thread_on(bench: &Bench, channel: Channel) -> accueil_core::domain::Thread {
@@ -374,15 +399,64 @@ async fn done_and_later_are_one_tap_each_and_both_undo() {
             .status,
         ThreadStatus::Open
     );
-    // A time already past, or junk, is refused.
-    let (status, _) = act(
+    // A time already past, or junk, changes nothing.
+    for until in ["2000-01-01T00:00:00Z", "soon"] {
+        let fields = form(&link, &page, &[("until", until)]);
+        let (status, location) = act(&bench, &thread.id, "later", &fields).await;
+        assert_eq!((status, location.ends_with("&done=unchanged")), (303, true));
+    }
+    let found = bench.database.thread(&thread.id).await.unwrap().unwrap();
+    assert_eq!(found.thread.status, ThreadStatus::Open);
+}
+
+#[tokio::test]
+async fn a_reply_is_sent_once_however_often_its_form_is_posted_and_one_too_long_is_given_back() {
+    let (bench, recorded) = bench_on_stand_in().await;
+    let request = bench.sample(Channel::Instagram, "m_TWICE", "Bonjour");
+    bench.post_sample(&request).await;
+    bench.settle().await;
+    let thread = thread_on(&bench, Channel::Instagram).await;
+    let link = link_in_digest(&bench, &thread.id).await;
+    let (_, page) = get(&link).await;
+    recorded.lock().unwrap().clear();
+    // A double tap: the same form twice.
+    let fields = form(&link, &page, &[("text", "Avec plaisir")]);
+    for _ in 0..2 {
+        let (status, _) = act(&bench, &thread.id, "reply", &fields).await;
+        assert_eq!(status, 303);
+    }
+    bench.settle().await;
+    assert_eq!(recorded.lock().unwrap().len(), 1, "one reply sent");
+    let found = bench.database.thread(&thread.id).await.unwrap().unwrap();
+    assert_eq!(found.messages.len(), 2);
+    // Instagram takes 1,000 bytes: a longer answer is given back, unsent.
+    let (_, page) = get(&link).await;
+    let long = "é".repeat(501);
+    let (status, again) = post_page(
         &bench,
         &thread.id,
-        "later",
-        &form(&link, &page, &[("until", "2000-01-01T00:00:00Z")]),
+        "reply",
+        &form(&link, &page, &[("text", &long)]),
     )
     .await;
     assert_eq!(status, 400);
+    assert!(again.contains("1000 octets au plus"), "{again}");
+    assert!(again.contains(&format!("{long}</textarea>")));
+    // An empty one too; a made-up reply id is refused.
+    let (status, _) = post_page(
+        &bench,
+        &thread.id,
+        "reply",
+        &form(&link, &page, &[("text", "  ")]),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let mut forged = form(&link, &page, &[("text", "Oui")]);
+    forged.retain(|(k, _)| *k != "reply_id");
+    forged.push(("reply_id", "x".into()));
+    let (status, _) = act(&bench, &thread.id, "reply", &forged).await;
+    assert_eq!(status, 403);
+    assert_eq!(bench.settle().await, 0);
 }
 
 #[tokio::test]
@@ -404,19 +478,16 @@ async fn after_meta_s_window_the_page_offers_the_app_instead_of_a_reply() {
             .contains("href=\"https://wa.me/33600000077\""),
         "{page}"
     );
-    // A form from before the window closed changes nothing and sends nothing.
+    // A form from before the window closed sends nothing; the page says
+    // why and gives the words back.
     recorded.lock().unwrap().clear();
-    let (status, location) = act(
-        &bench,
-        &thread.id,
-        "reply",
-        &form(&link, &open_page, &[("text", "Oui")]),
-    )
-    .await;
-    assert_eq!(
-        (status, location.ends_with("&done=unchanged")),
-        (303, true),
-        "{location}"
+    let fields = form(&link, &open_page, &[("text", "Oui, demain <9 h>")]);
+    let (status, again) = post_page(&bench, &thread.id, "reply", &fields).await;
+    assert_eq!(status, 409);
+    assert!(again.contains("rien n&#x27;est parti"), "{again}");
+    assert!(
+        again.contains("Oui, demain &lt;9 h&gt;</textarea>"),
+        "{again}"
     );
     assert_eq!(bench.settle().await, 0);
     assert!(recorded.lock().unwrap().is_empty());
@@ -575,6 +646,7 @@ async fn serve_keeps_the_owner_s_tokens_out_of_its_logs() {
         .form(&[
             ("t", token_of(&link).as_str()),
             ("form_token", &form_token),
+            ("reply_id", &hidden(&page, "reply_id")),
             ("text", "Merci !"),
         ])
         .send()

@@ -543,6 +543,7 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
     let form_token = links.form_token(&form_thread.id, &token);
     let page = format!("/owner/threads/{}", form_thread.id);
     let until = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let reply_id = accueil_core::owner::Reply::new_id();
     recorder.call("reset-recording").await;
     recorder.call("start-recording").await;
     let get = axum::http::Request::get(format!("{page}?t={token}"))
@@ -554,7 +555,10 @@ async fn every_aws_action_the_code_calls_is_allowed_and_none_more() {
         ("reopen", vec![]),
         ("done", vec![]),
         ("reopen", vec![]),
-        ("reply", vec![("text", "Bonjour, c'est noté.")]),
+        (
+            "reply",
+            vec![("text", "Bonjour, c'est noté."), ("reply_id", &reply_id)],
+        ),
     ] {
         let mut fields = vec![("t", token.as_str()), ("form_token", form_token.as_str())];
         fields.extend(extra);

@@ -72,6 +72,16 @@ pub struct AckText {
     pub body: String,
 }
 
+/// The subject of an emailed acknowledgement; the owner's reply answers it
+/// (`Re: `), so that mail clients thread the two.
+pub fn subject(config: &Config) -> String {
+    let business = &config.business.name;
+    match config.business.language {
+        Language::Fr => format!("Nous avons bien reçu votre message – {business}"),
+        Language::En => format!("We received your message – {business}"),
+    }
+}
+
 /// Writes the promise: while open, the reply delay; while closed, when the
 /// business is back and by when the customer will have an answer.
 pub fn compose(
@@ -112,20 +122,18 @@ pub fn compose(
         (Language::Fr, _, _) => format!("Nous vous répondrons dans les {within}."),
         (Language::En, _, _) => format!("We will answer within {within}."),
     };
-    let (thanks, reference, subject) = match lang {
+    let (thanks, reference) = match lang {
         Language::Fr => (
             format!("Merci pour votre message à {business}, nous l'avons bien reçu."),
             format!("Votre référence : {thread}."),
-            format!("Nous avons bien reçu votre message – {business}"),
         ),
         Language::En => (
             format!("Thank you for your message to {business}: we have received it."),
             format!("Your reference: {thread}."),
-            format!("We received your message – {business}"),
         ),
     };
     AckText {
-        subject,
+        subject: subject(config),
         body: format!("{greeting}\n\n{thanks} {promise} {reference}"),
     }
 }

@@ -478,14 +478,20 @@ impl RawConfig {
             channels,
             owner: match self.owner {
                 None => None,
-                Some(owner) => Some(Owner {
-                    links: LinkKey::new(&resolve(
-                        "owner.link_secret",
-                        &owner.link_secret,
-                        secrets,
-                    )?),
-                    public_url: base_url("owner.public_url", owner.public_url)?,
-                }),
+                Some(owner) => {
+                    let secret = resolve("owner.link_secret", &owner.link_secret, secrets)?;
+                    // Whoever guesses it opens every conversation.
+                    if secret.expose().len() < 16 {
+                        return Err(ConfigError::new(
+                            "owner.link_secret",
+                            "is too short: at least 16 characters (openssl rand -hex 32 makes one)",
+                        ));
+                    }
+                    Some(Owner {
+                        links: LinkKey::new(&secret),
+                        public_url: base_url("owner.public_url", owner.public_url)?,
+                    })
+                }
             },
         })
     }
@@ -576,6 +582,11 @@ monday = ["09:00-12:30", "14:00-18:00"]
     fn errors_name_the_key() {
         let e = error_of(&MINIMAL.replace("Europe/Paris", "Europe/Lune"));
         assert_eq!(e.key, "business.timezone");
+        let owner = |section: &str| error_of(&format!("{MINIMAL}\n[owner]\n{section}\n"));
+        assert_eq!(owner("link_secret = \"short\"").key, "owner.link_secret");
+        assert_eq!(owner("").key, "owner");
+        let url = owner("link_secret = \"0123456789abcdef\"\npublic_url = \"example.com\"");
+        assert_eq!(url.key, "owner.public_url");
         let e = error_of(&MINIMAL.replace("14:00-18:00", "14:00-13:00"));
         assert_eq!(e.key, "hours.monday[1]");
         let e = error_of(&MINIMAL.replace("owner@example.com", "owner"));

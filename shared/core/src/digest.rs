@@ -1,5 +1,6 @@
-//! The owner's daily digest: every open thread, longest-waiting first, in
-//! one email with an HTML and a plain-text part.
+//! The owner's daily digest: every thread waiting for the owner (open, or
+//! snoozed until a time that has come), longest-waiting first, in one
+//! email with an HTML and a plain-text part.
 
 use chrono::{DateTime, TimeZone, Utc};
 use minijinja::{context, Environment};
@@ -13,7 +14,7 @@ use crate::owner;
 use crate::ports::{Mailer, SendError, Store, StoreError};
 use crate::wording::{spell_wait, Language};
 
-/// One open thread as the owner reads it.
+/// One waiting thread as the owner reads it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DigestThread {
     pub id: String,
@@ -54,6 +55,8 @@ struct Labels {
     new: &'static str,
     answer: &'static str,
     open_app: &'static str,
+    /// What goes before a colon: French sets a space before it.
+    colon: &'static str,
     close_hint: &'static str,
     page_hint: &'static str,
     attention: &'static str,
@@ -65,8 +68,9 @@ const FR: Labels = Labels {
     new: "Nouveaux :",
     answer: "Répondre",
     open_app: "Ouvrir l'application",
-    close_hint: "Une fois répondu : accueil close <référence>.",
-    page_hint: "Chaque bouton ouvre la conversation : y répondre, la terminer ou la remettre à plus tard. Le lien vaut 14 jours ; ne le transférez pas.",
+    colon: " :",
+    close_hint: "Une fois la conversation terminée : accueil close <référence>.",
+    page_hint: "Chaque bouton « Répondre » ouvre la conversation : y répondre, la terminer ou la remettre à plus tard. Le lien vaut {days} jours ; ne le transférez pas.",
     attention: "À voir d'abord",
     unacknowledged: "Accusé de réception non délivré",
 };
@@ -76,9 +80,10 @@ const EN: Labels = Labels {
     new: "New:",
     answer: "Answer",
     open_app: "Open the app",
-    close_hint: "Once answered: accueil close <reference>.",
-    page_hint: "Each button opens the conversation: answer it, mark it done or put it off. The link works for 14 days; do not forward it.",
-    attention: "First, please look at",
+    colon: ":",
+    close_hint: "Once a conversation is done: accueil close <reference>.",
+    page_hint: "Each Answer button opens the conversation: answer it, mark it done or put it off. The link works for {days} days; do not forward it.",
+    attention: "Needs attention first",
     unacknowledged: "Acknowledgement not delivered",
 };
 
@@ -91,7 +96,7 @@ pub enum DigestError {
 }
 
 impl Digest {
-    /// Reads the open threads; `new_messages` counts since the previous digest.
+    /// Reads the waiting threads; `new_messages` counts since the previous digest.
     pub async fn build(
         config: &Config,
         store: &dyn Store,
@@ -107,7 +112,7 @@ impl Digest {
             .partition(|t| t.waiting(now));
         let mut waiting = store.threads_by_wait(ThreadStatus::Open).await?;
         waiting.extend(due);
-        waiting.sort_by(|a, b| (a.opened_at, &a.id).cmp(&(b.opened_at, &b.id)));
+        waiting.sort_by(|a, b| (a.waits_since(), &a.id).cmp(&(b.waits_since(), &b.id)));
         let mut threads = Vec::new();
         for thread in waiting {
             // The customer withdrew everything they wrote: nothing to answer.
@@ -181,7 +186,7 @@ impl Digest {
                     self.quarantined
                 ),
                 format!(
-                    "{} message(s) n'ont pas pu être traités après plusieurs essais et attendent dans la file des échecs.",
+                    "{} message(s) n'ont pas pu être traités après plusieurs essais et attendent dans la file des échecs. Une fois la cause réparée (voir les journaux), renvoyez-les : accueil requeue (sur AWS : aws sqs start-message-move-task, voir le README).",
                     self.dead_letters
                 ),
                 format!(
@@ -201,7 +206,7 @@ impl Digest {
                     self.quarantined
                 ),
                 format!(
-                    "{} message(s) could not be processed after several tries and wait in the dead-letter queue.",
+                    "{} message(s) could not be processed after several tries and wait in the dead-letter queue. Once the cause is fixed (see the logs), send them back: accueil requeue (on AWS: aws sqs start-message-move-task, see the README).",
                     self.dead_letters
                 ),
                 format!(
@@ -213,6 +218,7 @@ impl Digest {
             .and_then(|t| {
                 t.render(context! {
                     lang => self.language.code(),
+                    page_hint => labels.page_hint.replace("{days}", &owner::LINK_LIFETIME.num_days().to_string()),
                     l => labels,
                     title,
                     summary,
@@ -319,7 +325,7 @@ pub async fn send(
 
 fn line(config: &Config, thread: &Thread, new_messages: usize, now: DateTime<Utc>) -> DigestThread {
     let lang = config.business.language;
-    let waited = now.signed_duration_since(thread.opened_at);
+    let waited = now.signed_duration_since(thread.waits_since());
     let address = thread
         .contact
         .addresses

@@ -524,8 +524,6 @@ pub enum ThreadChange {
     Reopen,
     /// Out of the digest until then. A live thread only.
     Snooze { until: DateTime<Utc> },
-    /// The owner's reply was stored. An open or snoozed thread only.
-    Answered,
 }
 
 /// A conversation with one contact on one channel. While open it waits for
@@ -536,8 +534,13 @@ pub struct Thread {
     pub contact: Contact,
     pub channel: Channel,
     pub status: ThreadStatus,
-    /// When its first message was sent (the customer's time): the wait starts here.
+    /// When its first message was sent (the customer's time).
     pub opened_at: DateTime<Utc>,
+    /// When the customer began waiting for the owner: the first message,
+    /// or the first after the owner's last reply (the customer's time).
+    /// Older threads have none: they wait since `opened_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<DateTime<Utc>>,
     /// When its latest message was stored, by Accueil's clock: activity, and
     /// what "new since the last digest" is measured against.
     pub last_message_at: DateTime<Utc>,
@@ -556,6 +559,11 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// When the customer's wait for the owner began.
+    pub fn waits_since(&self) -> DateTime<Utc> {
+        self.waiting_since.unwrap_or(self.opened_at)
+    }
+
     /// Whether it waits for the owner at `now`: open, or snoozed until a
     /// time that has come.
     pub fn waiting(&self, now: DateTime<Utc>) -> bool {

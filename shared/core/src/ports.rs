@@ -114,9 +114,11 @@ pub struct Appending<'a> {
     /// at once: the end of that attempt's lease, taken with the message as
     /// `claim_acknowledgement` of attempt 0 would take it.
     pub first_attempt_until: Option<DateTime<Utc>>,
-    /// The thread it joins was answered or snoozed: the customer wrote
-    /// again, and it is open once more.
-    pub reopens: bool,
+    /// The status the thread it joins was read in, when answered or
+    /// snoozed: the customer wrote again, and it is open once more (an
+    /// answered one waiting from this message). Applied only if the thread
+    /// is still in that status.
+    pub reopens: Option<ThreadStatus>,
 }
 
 impl<'a> Appending<'a> {
@@ -128,7 +130,7 @@ impl<'a> Appending<'a> {
             new_contact: None,
             new_thread: None,
             first_attempt_until: None,
-            reopens: false,
+            reopens: None,
         }
     }
 }
@@ -194,8 +196,9 @@ pub trait Store: Send + Sync {
     /// Updates a stored contact's name and adds its new addresses; an
     /// address another contact holds stays with that one.
     async fn save_contact(&self, contact: &Contact) -> Result<(), StoreError>;
-    /// The contact's open thread on a channel, if any.
-    async fn open_thread_of(
+    /// The contact's live thread on a channel (open, answered or snoozed:
+    /// their next message joins it), if any.
+    async fn live_thread_of(
         &self,
         contact: &ContactId,
         channel: Channel,
@@ -233,8 +236,10 @@ pub trait Store: Send + Sync {
         lease: std::time::Duration,
     ) -> Result<Claim, StoreError>;
     /// Records what an attempt came to, ending its lease, and on its thread
-    /// whether the customer was acknowledged (an owner's reply, delivered
-    /// by the same attempts, counts for nothing there). Changes nothing once the
+    /// whether the customer was acknowledged. For the owner's reply,
+    /// delivered by the same attempts, that counts nothing; once it is sent
+    /// the thread is answered (out of the digest), unless it is closed or
+    /// the customer wrote after the reply was written. Changes nothing once the
     /// acknowledgement is no longer pending, or its message is gone.
     async fn settle_acknowledgement(
         &self,
@@ -266,8 +271,8 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Stores the owner's reply (`Author::Owner`) in its thread, its
     /// delivery pending with the first attempt leased until
-    /// `first_attempt_until`, and marks the thread answered as
-    /// `ThreadChange::Answered` does; once only per provider id.
+    /// `first_attempt_until`; once only per provider id. `Duplicate`, with
+    /// nothing written, when it was stored before or its thread is gone.
     async fn append_reply(
         &self,
         reply: &Message,

@@ -110,7 +110,7 @@ impl Processor {
             Known::New => None,
             Known::Before => {
                 self.store
-                    .open_thread_of(&contact.id, envelope.channel)
+                    .live_thread_of(&contact.id, envelope.channel)
                     .await?
             }
         };
@@ -130,12 +130,11 @@ impl Processor {
             last_excerpt: String::new(),
             closed_at: None,
             snoozed_until: None,
+            waiting_since: None,
             unacknowledged: false,
         });
-        let reopens = matches!(
-            thread.status,
-            ThreadStatus::Answered | ThreadStatus::Snoozed
-        );
+        let reopens = Some(thread.status)
+            .filter(|s| matches!(s, ThreadStatus::Answered | ThreadStatus::Snoozed));
         let owed = self
             .owed(envelope, &contact.id, known, &thread.id, now)
             .await?;

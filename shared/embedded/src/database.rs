@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use thiserror::Error;
 use tokio::sync::Notify;
 
@@ -224,6 +224,14 @@ fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
 /// database from before answered and snoozed threads is made anew with
 /// the same rows (its indexes come back with `INDEXES`).
 fn rebuild_threads(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    // Dangling rows from before, if any, are not this rebuild's to judge;
+    // that it adds none is.
+    let dangling = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<i64> {
+        tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+    };
+    let before = dangling(tx)?;
     tx.execute_batch(&THREADS.replace("{table}", "threads_rebuilt"))?;
     let columns: Vec<String> = tx
         .prepare("SELECT name FROM pragma_table_info('threads_rebuilt')")?
@@ -235,18 +243,13 @@ fn rebuild_threads(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
          DROP TABLE threads;
          ALTER TABLE threads_rebuilt RENAME TO threads;"
     ))?;
-    let broken: Option<String> = tx
-        .query_row("SELECT \"table\" FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    match broken {
-        None => Ok(()),
-        Some(table) => Err(rusqlite::Error::SqliteFailure(
+    if dangling(tx)? > before {
+        return Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
-            Some(format!("rebuilding threads left {table} pointing nowhere")),
-        )),
+            Some("rebuilding threads left rows pointing nowhere".into()),
+        ));
     }
+    Ok(())
 }
 
 pub(crate) fn time(t: DateTime<Utc>) -> String {

@@ -295,6 +295,20 @@ impl Database {
         .await
     }
 
+    /// Puts every dead letter back on the queue, due now, with its
+    /// attempts counted afresh: once their cause is fixed, they go through.
+    /// How many.
+    pub async fn requeue_dead(&self) -> Result<usize, DatabaseError> {
+        let now = time(self.now());
+        self.with(move |conn| {
+            Ok(conn.execute_cached(
+                "UPDATE queue SET dead = 0, attempts = 0, available_at = ?1 WHERE dead = 1",
+                [&now],
+            )?)
+        })
+        .await
+    }
+
     pub async fn queue_stats(&self) -> Result<QueueStats, DatabaseError> {
         self.with(|conn| {
             Ok(conn.query_row_cached(

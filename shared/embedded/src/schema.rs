@@ -119,13 +119,16 @@ pub const THREADS: &str = "CREATE TABLE IF NOT EXISTS {table} (
     acks_sent        INTEGER NOT NULL DEFAULT 0,
     acks_failed      INTEGER NOT NULL DEFAULT 0,
     -- A snoozed thread is back in the digest from then.
-    snoozed_until    TEXT
+    snoozed_until    TEXT,
+    -- Sent time of the customer's first message after the owner's last
+    -- reply (NULL: they wait since opened_at).
+    waiting_since    TEXT
 )";
 
 /// Columns added since the first schema, for databases made before them:
 /// (table, column, definition, what fills it in existing rows). A database
 /// from before kept one time per message, the sender's, and so both take it.
-pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 15] = [
+pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 16] = [
     (
         "messages",
         "sent_at",
@@ -160,6 +163,7 @@ pub const ADDED_COLUMNS: [(&str, &str, &str, Option<&str>); 15] = [
     ("queue", "customer", "TEXT", None),
     // The owner's replies and snoozes.
     ("threads", "snoozed_until", "TEXT", None),
+    ("threads", "waiting_since", "TEXT", None),
     (
         "messages",
         "author",
@@ -185,7 +189,8 @@ pub const REKEYED: &str =
 pub const INDEXES: &str =
     "DROP INDEX IF EXISTS one_open_thread;
 CREATE UNIQUE INDEX IF NOT EXISTS one_live_thread ON threads(contact_id, channel) WHERE status <> 'closed';
-CREATE INDEX IF NOT EXISTS open_threads_by_wait ON threads(status, opened_at);
+DROP INDEX IF EXISTS open_threads_by_wait;
+CREATE INDEX IF NOT EXISTS threads_by_status ON threads(status, opened_at);
 CREATE INDEX IF NOT EXISTS messages_by_thread_sent ON messages(thread_id, sent_at);
 CREATE INDEX IF NOT EXISTS messages_leased ON messages(ack_leased_until) WHERE ack_leased_until IS NOT NULL;
 DROP INDEX IF EXISTS messages_by_thread;

@@ -62,7 +62,7 @@ fn load_contact(conn: &Connection, id: &str) -> Result<Option<Contact>, Database
 
 /// The columns a thread is made with; read back with its counts of
 /// acknowledgements delivered and failed.
-const THREAD_COLUMNS: &str = "id, contact_id, channel, status, opened_at, last_message_at, message_count, last_excerpt, closed_at, snoozed_until";
+const THREAD_COLUMNS: &str = "id, contact_id, channel, status, opened_at, last_message_at, message_count, last_excerpt, closed_at, snoozed_until, waiting_since";
 
 struct ThreadRow {
     id: String,
@@ -75,6 +75,7 @@ struct ThreadRow {
     last_excerpt: String,
     closed_at: Option<String>,
     snoozed_until: Option<String>,
+    waiting_since: Option<String>,
     acks_sent: u32,
     acks_failed: u32,
 }
@@ -92,8 +93,9 @@ impl ThreadRow {
             last_excerpt: r.get(7)?,
             closed_at: r.get(8)?,
             snoozed_until: r.get(9)?,
-            acks_sent: r.get(10)?,
-            acks_failed: r.get(11)?,
+            waiting_since: r.get(10)?,
+            acks_sent: r.get(11)?,
+            acks_failed: r.get(12)?,
         })
     }
 
@@ -111,6 +113,7 @@ impl ThreadRow {
             last_excerpt: self.last_excerpt,
             closed_at: self.closed_at.as_deref().map(parse_time).transpose()?,
             snoozed_until: self.snoozed_until.as_deref().map(parse_time).transpose()?,
+            waiting_since: self.waiting_since.as_deref().map(parse_time).transpose()?,
             unacknowledged: self.acks_failed > 0 && self.acks_sent == 0,
         })
     }
@@ -165,7 +168,7 @@ fn insert_contact(tx: &Transaction<'_>, contact: &Contact) -> Result<bool, Datab
 fn insert_thread(conn: &Connection, t: &Thread) -> Result<(), DatabaseError> {
     conn.execute_cached(
         &format!(
-            "INSERT INTO threads ({THREAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            "INSERT INTO threads ({THREAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         ),
         params![
             t.id.as_str(),
@@ -178,6 +181,7 @@ fn insert_thread(conn: &Connection, t: &Thread) -> Result<(), DatabaseError> {
             t.last_excerpt,
             t.closed_at.map(time),
             t.snoozed_until.map(time),
+            t.waiting_since.map(time),
         ],
     )?;
     Ok(())
@@ -243,11 +247,6 @@ fn change_status(
             "'open', 'answered', 'snoozed'",
             Some(time(until)),
         ),
-        ThreadChange::Answered => (
-            "status = 'answered', snoozed_until = NULL",
-            "'open', 'snoozed'",
-            None,
-        ),
     };
     let sql = format!("UPDATE threads SET {set} WHERE id = ?1 AND status IN ({from})");
     let values = std::iter::once(id.to_string()).chain(value);
@@ -279,7 +278,7 @@ fn insert_customer_message(
     m: &Message,
     contact: &str,
     first_attempt_until: Option<DateTime<Utc>>,
-    reopens: bool,
+    reopens: Option<ThreadStatus>,
 ) -> Result<Appended, DatabaseError> {
     if !insert_message(tx, m, first_attempt_until)? {
         return Ok(Appended::Duplicate);
@@ -288,13 +287,20 @@ fn insert_customer_message(
         .acknowledgement
         .as_ref()
         .is_some_and(Acknowledgement::is_pending);
-    if reopens {
-        tx.execute_cached(
+    match reopens {
+        // The owner's answer is behind them: they wait from this message.
+        Some(ThreadStatus::Answered) => tx.execute_cached(
+            "UPDATE threads SET status = 'open', waiting_since = ?2
+             WHERE id = ?1 AND status = 'answered'",
+            params![m.thread_id.as_str(), time(m.sent_at)],
+        )?,
+        Some(ThreadStatus::Snoozed) => tx.execute_cached(
             "UPDATE threads SET status = 'open', snoozed_until = NULL
-             WHERE id = ?1 AND status IN ('answered', 'snoozed')",
+             WHERE id = ?1 AND status = 'snoozed'",
             [m.thread_id.as_str()],
-        )?;
-    }
+        )?,
+        _ => 0,
+    };
     // Messages can arrive out of order: the one sent last sets
     // the excerpt, the one stored last the activity.
     tx.execute_cached(
@@ -378,7 +384,7 @@ impl Store for Database {
             .await?)
     }
 
-    async fn open_thread_of(
+    async fn live_thread_of(
         &self,
         contact: &ContactId,
         channel: Channel,
@@ -560,24 +566,40 @@ impl Store for Database {
         Ok(self
             .with(move |conn| {
                 let tx = conn.transaction()?;
-                let changed = tx.execute_cached(
-                    "UPDATE messages SET ack_state = ?3, ack_reason = ?4, ack_receipt = ?5, ack_attempts = ?6, ack_leased_until = NULL
-                     WHERE channel = ?1 AND provider_id = ?2 AND ack_state = 'pending'",
-                    params![channel.as_str(), provider_id, o.state.as_str(), o.reason, o.receipt, o.attempts],
-                )?;
+                // Who wrote the message, and when: only a customer's counts on
+                // the thread; an owner's reply sent makes it answered.
+                let settled: Option<(String, String)> = tx
+                    .query_row_cached(
+                        "UPDATE messages SET ack_state = ?3, ack_reason = ?4, ack_receipt = ?5, ack_attempts = ?6, ack_leased_until = NULL
+                         WHERE channel = ?1 AND provider_id = ?2 AND ack_state = 'pending'
+                         RETURNING author, sent_at",
+                        params![channel.as_str(), provider_id, o.state.as_str(), o.reason, o.receipt, o.attempts],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
                 let counter = match o.state {
                     AckState::Sent => Some("acks_sent"),
                     AckState::Failed => Some("acks_failed"),
                     AckState::Pending | AckState::Skipped => None,
                 };
-                if let (1, Some(counter)) = (changed, counter) {
-                    tx.execute_cached(
-                        &format!(
-                            "UPDATE threads SET {counter} = {counter} + 1 WHERE id = ?1 AND EXISTS
-                             (SELECT 1 FROM messages WHERE channel = ?2 AND provider_id = ?3 AND author = 'customer')"
-                        ),
-                        params![thread, channel.as_str(), provider_id],
-                    )?;
+                match (counter, settled) {
+                    (Some(counter), Some((author, _))) if author == "customer" => {
+                        tx.execute_cached(
+                            &format!("UPDATE threads SET {counter} = {counter} + 1 WHERE id = ?1"),
+                            [&thread],
+                        )?;
+                    }
+                    // The owner's reply went out: the thread is answered,
+                    // unless the customer wrote after it was written.
+                    (Some("acks_sent"), Some((_, written_at))) => {
+                        tx.execute_cached(
+                            "UPDATE threads SET status = 'answered', snoozed_until = NULL
+                             WHERE id = ?1 AND status IN ('open', 'snoozed') AND NOT EXISTS
+                             (SELECT 1 FROM messages WHERE thread_id = ?1 AND author = 'customer' AND received_at > ?2)",
+                            params![thread, written_at],
+                        )?;
+                    }
+                    _ => {}
                 }
                 tx.commit()?;
                 Ok(())
@@ -724,15 +746,17 @@ impl Store for Database {
         Ok(self
             .with(move |conn| {
                 let tx = conn.transaction()?;
-                if !insert_message(&tx, &reply, Some(first_attempt_until))? {
+                let thread_there = tx
+                    .query_row_cached(
+                        "SELECT 1 FROM threads WHERE id = ?1",
+                        [reply.thread_id.as_str()],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !thread_there || !insert_message(&tx, &reply, Some(first_attempt_until))? {
                     return Ok(Appended::Duplicate);
                 }
-                change_status(
-                    &tx,
-                    reply.thread_id.as_str(),
-                    ThreadChange::Answered,
-                    reply.received_at,
-                )?;
                 tx.commit()?;
                 Ok(Appended::New)
             })

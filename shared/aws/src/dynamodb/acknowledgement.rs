@@ -56,12 +56,12 @@ pub(super) fn read(message: &Item) -> Result<Option<Acknowledgement>, StoreError
 impl DynamoStore {
     /// The key of the message item of a provider's message, if stored with
     /// an acknowledgement (earlier provider items have no `message_sk`), and
-    /// whether it is the owner's reply.
+    /// for the owner's reply, when it was written.
     async fn message_key(
         &self,
         channel: Channel,
         provider_id: &ProviderMessageId,
-    ) -> Result<Option<(String, String, bool)>, StoreError> {
+    ) -> Result<Option<(String, String, Option<String>)>, StoreError> {
         let Some(provider) = self
             .get(provider_pk(channel, provider_id.as_str()), "PROVIDER")
             .await?
@@ -76,7 +76,7 @@ impl DynamoStore {
                 (Some(thread), Some(sk)) => Some((
                     thread_pk(thread),
                     sk.to_string(),
-                    get_opt_s(&provider, "author") == Some("owner"),
+                    get_opt_s(&provider, "written_at").map(str::to_string),
                 )),
                 _ => None,
             },
@@ -187,7 +187,7 @@ impl DynamoStore {
             .expect("table, key and expression are set");
         // The thread counts its customers' acknowledgements, not the owner's replies.
         let counter = match outcome.state {
-            _ if reply => None,
+            _ if reply.is_some() => None,
             AckState::Sent => Some("acks_sent"),
             AckState::Failed => Some("acks_failed"),
             AckState::Pending | AckState::Skipped => None,
@@ -210,10 +210,16 @@ impl DynamoStore {
                 transaction.transact_items(TransactWriteItem::builder().update(count).build());
         }
         match transaction.send().await {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             // Settled already, or the message or its thread forgotten.
-            Err(e) if condition_failed_at(&e, 0) || condition_failed_at(&e, 1) => Ok(()),
-            Err(e) => Err(unavailable(e)),
+            Err(e) if condition_failed_at(&e, 0) || condition_failed_at(&e, 1) => return Ok(()),
+            Err(e) => return Err(unavailable(e)),
+        }
+        // Apart from the settling: a failure here leaves the thread waiting
+        // in the digest, its reply shown sent, never a reply unrecorded.
+        match (reply, outcome.state) {
+            (Some(written), AckState::Sent) => self.answered(thread.as_str(), &written).await,
+            _ => Ok(()),
         }
     }
 }

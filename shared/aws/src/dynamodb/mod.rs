@@ -5,6 +5,7 @@ mod acknowledgement;
 mod item;
 mod schema;
 mod store;
+mod thread;
 
 pub use schema::{create_table, GSI_STATUS};
 pub use store::DynamoStore;

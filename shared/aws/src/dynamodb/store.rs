@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, Select, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, KeysAndAttributes, Put, Select, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
@@ -61,7 +61,7 @@ pub(super) fn thread_pk(id: &str) -> String {
     format!("THREAD#{id}")
 }
 
-fn contact_pk(id: &str) -> String {
+pub(super) fn contact_pk(id: &str) -> String {
     format!("CONTACT#{id}")
 }
 
@@ -75,7 +75,7 @@ pub(super) fn provider_pk(channel: Channel, provider_id: &str) -> String {
     format!("PROVIDER#{channel}#{provider_id}")
 }
 
-fn status_key(status: ThreadStatus) -> String {
+pub(super) fn status_key(status: ThreadStatus) -> String {
     format!("STATUS#{}", status.as_str())
 }
 
@@ -115,7 +115,7 @@ impl DynamoStore {
     }
 
     /// A put that fails if the item already exists.
-    fn put_new(&self, item: Item) -> Put {
+    pub(super) fn put_new(&self, item: Item) -> Put {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -141,11 +141,11 @@ impl DynamoStore {
         steps
     }
 
-    /// A new thread's item, with the contact's pointer to their open thread
+    /// A new thread's item, with the contact's pointer to their live thread
     /// on its channel and their membership record.
     fn thread_puts(&self, thread_item: Item, thread: &Thread) -> [TransactWriteItem; 3] {
         let contact = contact_pk(thread.contact.id.as_str());
-        // One open thread per contact and channel, even under concurrent deliveries.
+        // One live thread per contact and channel, even under concurrent deliveries.
         let pointer = self.put_new(item([
             ("pk", s(&contact)),
             ("sk", s(format!("OPEN#{}", thread.channel))),
@@ -222,7 +222,7 @@ impl DynamoStore {
     }
 
     /// Contacts by id, read 100 at a time (BatchGetItem's limit) rather
-    /// than one request each: the digest lists every open thread's contact.
+    /// than one request each: the digest lists every waiting thread's contact.
     async fn load_contacts(&self, ids: &[&str]) -> Result<HashMap<String, Contact>, StoreError> {
         let mut contacts = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(100) {
@@ -418,6 +418,7 @@ fn thread_of(found: &Item, contact: Contact) -> Result<Thread, StoreError> {
         last_excerpt: get_s(found, "last_excerpt")?.to_string(),
         closed_at: get_opt_time(found, "closed_at")?,
         snoozed_until: get_opt_time(found, "snoozed_until")?,
+        waiting_since: get_opt_time(found, "waiting_since")?,
         unacknowledged: get_opt_n(found, "acks_failed")? > 0 && get_opt_n(found, "acks_sent")? == 0,
     })
 }
@@ -478,13 +479,16 @@ fn thread_item(t: &Thread) -> Item {
     if let Some(until) = t.snoozed_until {
         it.insert("snoozed_until".into(), s(time(until)));
     }
+    if let Some(since) = t.waiting_since {
+        it.insert("waiting_since".into(), s(time(since)));
+    }
     it
 }
 
 /// A message's items: its provider id, put only if new (the first step of
 /// its transaction, so that a cancel there means a duplicate), and the
 /// message with what it is owed (or, for the owner's reply, its delivery).
-fn message_puts(
+pub(super) fn message_puts(
     store: &DynamoStore,
     m: &Message,
     first_attempt_until: Option<DateTime<Utc>>,
@@ -514,7 +518,9 @@ fn message_puts(
         ),
     ]);
     if m.author == Author::Owner {
-        provider.insert("author".into(), s("owner"));
+        // Settling a reply counts nothing on the thread, and marks it
+        // answered unless the customer wrote after it was written.
+        provider.insert("written_at".into(), s(time(m.sent_at)));
         stored.insert("author".into(), s("owner"));
     }
     if let Some(ack) = &m.acknowledgement {
@@ -597,7 +603,7 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn open_thread_of(
+    async fn live_thread_of(
         &self,
         contact: &ContactId,
         channel: Channel,
@@ -648,24 +654,8 @@ impl Store for DynamoStore {
                         Update::builder()
                             .table_name(&self.table)
                             .set_key(Some(Self::key(thread_pk(m.thread_id.as_str()), "THREAD")))
-                            .update_expression(if appending.reopens {
-                                // The customer wrote again: open once more.
-                                "ADD message_count :one SET #status = :open, gsi1pk = :gsi REMOVE snoozed_until"
-                            } else {
-                                "ADD message_count :one"
-                            })
-                            .set_expression_attribute_names(appending.reopens.then(|| {
-                                HashMap::from([("#status".to_string(), "status".to_string())])
-                            }))
-                            .set_expression_attribute_values(Some(if appending.reopens {
-                                HashMap::from([
-                                    (":one".to_string(), n(1)),
-                                    (":open".to_string(), s("open")),
-                                    (":gsi".to_string(), s(status_key(ThreadStatus::Open))),
-                                ])
-                            } else {
-                                HashMap::from([(":one".to_string(), n(1))])
-                            }))
+                            .update_expression("ADD message_count :one")
+                            .expression_attribute_values(":one", n(1))
                             .build()
                             .expect("table, key and expression are set"),
                     )
@@ -704,6 +694,9 @@ impl Store for DynamoStore {
         }
         if appending.new_thread.is_some() {
             return Ok(Appended::New);
+        }
+        if let Some(was) = appending.reopens {
+            self.reopen_for(m, was).await?;
         }
         // Messages can arrive out of order: the one sent last sets the
         // excerpt, the one stored last the activity. Both, in one request,
@@ -972,91 +965,7 @@ impl Store for DynamoStore {
         change: ThreadChange,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let Some(found) = self.get(thread_pk(id.as_str()), "THREAD").await? else {
-            return Ok(false);
-        };
-        let status = ThreadStatus::parse(get_s(&found, "status")?)
-            .ok_or_else(|| StoreError::Corrupt("thread status".into()))?;
-        use ThreadStatus::*;
-        let (to, applies) = match change {
-            ThreadChange::Close => (Closed, status != Closed),
-            ThreadChange::Reopen => (Open, status != Open),
-            ThreadChange::Snooze { .. } => (Snoozed, status != Closed),
-            ThreadChange::Answered => (Answered, matches!(status, Open | Snoozed)),
-        };
-        if !applies {
-            return Ok(false);
-        }
-        let mut set = vec!["#status = :to", "gsi1pk = :gsi"];
-        let mut remove = Vec::new();
-        let mut values: Item = [
-            (":to", s(to.as_str())),
-            (":seen", s(status.as_str())),
-            (":gsi", s(status_key(to))),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        match change {
-            ThreadChange::Close => {
-                set.push("closed_at = :at");
-                values.insert(":at".into(), s(time(at)));
-                remove.push("snoozed_until");
-            }
-            ThreadChange::Snooze { until } => {
-                set.push("snoozed_until = :until");
-                values.insert(":until".into(), s(time(until)));
-            }
-            ThreadChange::Reopen => remove.extend(["closed_at", "snoozed_until"]),
-            ThreadChange::Answered => remove.push("snoozed_until"),
-        }
-        let expression = match remove.is_empty() {
-            true => format!("SET {}", set.join(", ")),
-            false => format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")),
-        };
-        // Only from the status read: a concurrent change wins, this one is refused.
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(thread_pk(id.as_str()), "THREAD")))
-            .update_expression(expression)
-            .condition_expression("#status = :seen")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .expect("table, key and expression are set");
-        // The open pointer is how a customer's next message finds a live
-        // thread: gone when it closes, back (if no other thread took it)
-        // when it reopens.
-        let pointer_key = Self::key(
-            contact_pk(get_s(&found, "contact_id")?),
-            &format!("OPEN#{}", get_s(&found, "channel")?),
-        );
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build());
-        if to == Closed {
-            let pointer = Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(pointer_key))
-                .build()
-                .expect("table and key are set");
-            transaction =
-                transaction.transact_items(TransactWriteItem::builder().delete(pointer).build());
-        } else if status == Closed {
-            let mut pointer = pointer_key;
-            pointer.insert("thread_id".into(), s(id.as_str()));
-            transaction = transaction.transact_items(
-                TransactWriteItem::builder()
-                    .put(self.put_new(pointer))
-                    .build(),
-            );
-        }
-        match transaction.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed_at(&e, 0) || condition_failed_at(&e, 1) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        self.change(id, change, at).await
     }
 
     async fn append_reply(
@@ -1064,22 +973,7 @@ impl Store for DynamoStore {
         reply: &Message,
         first_attempt_until: DateTime<Utc>,
     ) -> Result<Appended, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(
-                message_puts(self, reply, Some(first_attempt_until)).to_vec(),
-            ))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            Err(e) if condition_failed_at(&e, 0) => return Ok(Appended::Duplicate),
-            Err(e) => return Err(unavailable(e)),
-        }
-        self.change_thread(&reply.thread_id, ThreadChange::Answered, reply.received_at)
-            .await?;
-        Ok(Appended::New)
+        self.put_reply(reply, first_attempt_until).await
     }
 
     async fn quarantine(&self, payload: &Quarantined) -> Result<(), StoreError> {

@@ -30,6 +30,8 @@ impl Platform for Account {
     const PUBLIC_API: &'static str = "https://graph.instagram.com/v21.0";
     const LABEL: &'static str = "Instagram";
     const DEMO_SENDER: &'static str = "17841400000000077";
+    /// Instagram's text: 1,000 bytes of UTF-8.
+    const MAX_REPLY_BYTES: usize = 1_000;
     const SENDER: &'static str = "an Instagram-scoped id (digits)";
     const ACCOUNT_KEY: &'static str = "account_id";
     const ACCOUNT_HINT: &'static str =

@@ -30,6 +30,8 @@ impl Platform for Page {
     const PUBLIC_API: &'static str = "https://graph.facebook.com/v21.0";
     const LABEL: &'static str = "Messenger";
     const DEMO_SENDER: &'static str = "6912345678901234";
+    /// Messenger's text: 2,000 characters.
+    const MAX_REPLY_BYTES: usize = 2_000;
     const SENDER: &'static str = "a page-scoped id (digits)";
     const ACCOUNT_KEY: &'static str = "page_id";
     const ACCOUNT_HINT: &'static str =

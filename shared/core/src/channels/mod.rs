@@ -59,6 +59,9 @@ pub trait ChannelModule {
     /// business write back unprompted (Meta's 24-hour window); None when
     /// it does not say.
     const REPLY_WINDOW: Option<std::time::Duration> = None;
+    /// The longest owner's reply the provider takes, in bytes of UTF-8
+    /// (its limit in characters, or in bytes where it counts bytes).
+    const MAX_REPLY_BYTES: usize;
 
     /// Checks the section; errors name `channels.<name>.<key>`.
     fn settings(raw: Self::Raw, secrets: &dyn SecretSource) -> Result<Self::Settings, ConfigError>;
@@ -189,6 +192,27 @@ pub enum NoReply {
     NoAddress,
 }
 
+/// Whether the owner's reply can go out on the thread's channel (enabled,
+/// an address it writes to), leaving the provider's reply window apart.
+pub fn can_reply(config: &Config, thread: &ThreadWithMessages) -> Result<(), NoReply> {
+    let now = chrono::Utc::now();
+    let probe = Message {
+        id: crate::domain::MessageId::generate(),
+        thread_id: thread.thread.id.clone(),
+        channel: thread.thread.channel,
+        provider_id: crate::domain::ProviderMessageId::parse("probe").expect("not empty"),
+        author: crate::domain::Author::Owner,
+        sent_at: now,
+        received_at: now,
+        text: String::new(),
+        attachments: Vec::new(),
+        edited_at: None,
+        deleted_at: None,
+        acknowledgement: None,
+    };
+    owner_reply(config, thread, &probe).map(|_| ())
+}
+
 /// The addresses of the thread's contact on the thread's channel.
 fn addresses_on_channel(thread: &Thread) -> Vec<&Address> {
     thread
@@ -248,6 +272,7 @@ mod tests {
             last_excerpt: String::new(),
             closed_at: None,
             snoozed_until: None,
+            waiting_since: None,
             unacknowledged: false,
         }
     }

@@ -131,6 +131,13 @@ macro_rules! registry {
             }
         }
 
+        /// The longest owner's reply the channel's provider takes, in bytes.
+        pub fn max_reply_bytes(channel: Channel) -> usize {
+            match channel {
+                $(Channel::$variant => <$module::$variant as ChannelModule>::MAX_REPLY_BYTES),+
+            }
+        }
+
         /// The webhook routes of the channels this business enabled.
         pub fn routes(inbound: &Arc<Inbound>) -> Router {
             let enabled = &inbound.config.channels;

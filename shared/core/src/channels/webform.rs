@@ -15,7 +15,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::ack::AckText;
+use crate::ack::{self, AckText};
 use crate::channels::{Api, ChannelModule, Outbound, Sample, SampleError, SampleRequest};
 use crate::config::{Config, ConfigError, SecretSource};
 use crate::domain::{
@@ -48,6 +48,8 @@ impl ChannelModule for Webform {
 
     const WEBHOOK: (&'static str, &'static str) = ("POST", PATH);
     const DEMO_SENDER: &'static str = "zoe@example.com";
+    /// An email: no provider limit; far more than anyone types on a phone.
+    const MAX_REPLY_BYTES: usize = 20_000;
 
     fn settings(raw: RawSettings, _: &dyn SecretSource) -> Result<Settings, ConfigError> {
         settings(raw)
@@ -466,10 +468,7 @@ fn owner_reply(
             Author::Owner => email::message_id(m.provider_id.as_str(), domain),
         })
         .collect();
-    let subject = match config.business.language {
-        Language::Fr => format!("Re: votre message à {} ({})", config.business.name, thread.thread.id),
-        Language::En => format!("Re: your message to {} ({})", config.business.name, thread.thread.id),
-    };
+    let subject = format!("Re: {}", ack::subject(config));
     let html = format!(
         "<!doctype html>\n<html><body style=\"font-family:sans-serif\">{}</body></html>\n",
         reply

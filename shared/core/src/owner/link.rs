@@ -2,9 +2,10 @@
 //! No account, no password: the token is the key to one thread until it
 //! expires. It is an HMAC-SHA256, keyed with `[owner] link_secret`, over the
 //! thread id and the expiry: `<expiry, Unix seconds>.<64 hex digits>`,
-//! nothing in it needs escaping in a URL. The page's forms carry a second
-//! token bound to that link and thread, so that no other site can make the
-//! owner's browser act (cross-site request forgery).
+//! nothing in it needs escaping in a URL. Every form posts it back: another
+//! site, not knowing it, cannot make the owner's browser act (cross-site
+//! request forgery). The forms also carry a token derived from it and the
+//! thread, which ties each form to the page it came from.
 
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};

@@ -2,6 +2,7 @@
 //! thread (`page`), its forms (`routes`), the reply they queue and its
 //! delivery on the thread's channel (`reply`).
 
+pub mod later;
 pub mod link;
 mod page;
 pub mod reply;

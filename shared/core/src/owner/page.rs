@@ -1,15 +1,18 @@
 //! The owner's pages, rendered on the server through the same templating
 //! as the digest (customer text escaped): a thread, and a refusal.
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use minijinja::{context, Environment};
 use serde::Serialize;
 
 use crate::ack::Skip;
 use crate::channels;
+use crate::channels::NoReply;
 use crate::config::Config;
-use crate::domain::{AckState, Author, Message, MessageId, ThreadStatus};
-use crate::owner::reply::window_closed;
+use crate::domain::{AckState, Author, Message, ThreadStatus};
+use crate::owner::later::{self, Later};
+use crate::owner::reply::{window_closed, Reply};
+use crate::owner::LINK_LIFETIME;
 use crate::ports::ThreadWithMessages;
 use crate::wording::{spell_moment, Language};
 
@@ -22,6 +25,11 @@ pub enum Notice {
     Reopened,
     /// The action no longer applied (the thread changed meanwhile).
     Unchanged,
+    /// A reply that was empty, too long for the channel, or too late for
+    /// its window: nothing sent, the text given back.
+    Empty,
+    TooLong,
+    WindowClosed,
 }
 
 impl Notice {
@@ -32,6 +40,7 @@ impl Notice {
             "later" => Notice::Later,
             "reopen" => Notice::Reopened,
             "unchanged" => Notice::Unchanged,
+            "window" => Notice::WindowClosed,
             _ => return None,
         })
     }
@@ -43,6 +52,9 @@ impl Notice {
             Notice::Later => "later",
             Notice::Reopened => "reopen",
             Notice::Unchanged => "unchanged",
+            Notice::Empty => "empty",
+            Notice::TooLong => "long",
+            Notice::WindowClosed => "window",
         }
     }
 }
@@ -81,14 +93,21 @@ struct Choice {
     value: String,
 }
 
-/// A thread's page, its forms carrying `link_token` and `form_token`.
+/// What a page shows besides its thread: the tokens its forms carry, what
+/// just happened, and a reply given back unsent.
+pub struct View<'a> {
+    pub link_token: &'a str,
+    pub form_token: &'a str,
+    pub notice: Option<Notice>,
+    pub draft: &'a str,
+}
+
+/// A thread's page.
 pub fn thread(
     config: &Config,
     found: &ThreadWithMessages,
-    link_token: &str,
-    form_token: &str,
+    view: &View<'_>,
     now: DateTime<Utc>,
-    notice: Option<Notice>,
 ) -> String {
     let lang = config.business.language;
     let l = labels(lang);
@@ -112,30 +131,21 @@ pub fn thread(
     };
     let live = t.status != ThreadStatus::Closed;
     // Whether the channel takes a reply now, and if not, why.
-    let probe = Message {
-        id: MessageId::generate(),
-        thread_id: t.id.clone(),
-        channel: t.channel,
-        provider_id: crate::domain::ProviderMessageId::parse("probe").expect("not empty"),
-        author: Author::Owner,
-        sent_at: now,
-        received_at: now,
-        text: String::new(),
-        attachments: Vec::new(),
-        edited_at: None,
-        deleted_at: None,
-        acknowledgement: None,
-    };
+    // Meta counts its window in hours.
+    let window = channels::reply_window(t.channel)
+        .map(|w| match lang {
+            Language::Fr => format!("{} heures", w.as_secs() / 3600),
+            Language::En => format!("{} hours", w.as_secs() / 3600),
+        })
+        .unwrap_or_default();
     let cannot_reply = match (
-        channels::owner_reply(config, found, &probe),
+        channels::can_reply(config, found),
         window_closed(found, now),
     ) {
-        (Err(why), _) => Some(match why {
-            channels::NoReply::NotEnabled => l.not_enabled.to_string(),
-            channels::NoReply::NoAddress => l.no_address.to_string(),
-        }),
-        (Ok(_), Some(closed)) => Some(format!("{} ({})", l.window_closed, when(closed))),
-        (Ok(_), None) => None,
+        (Err(NoReply::NotEnabled), _) => Some(l.not_enabled.to_string()),
+        (Err(NoReply::NoAddress), _) => Some(l.no_address.to_string()),
+        (Ok(()), Some(closed)) => Some(format!("{} {window} ({})", l.window_closed, when(closed))),
+        (Ok(()), None) => None,
     };
     let addresses: Vec<String> = t
         .contact
@@ -144,13 +154,21 @@ pub fn thread(
         .filter(|a| a.channel == t.channel)
         .map(|a| a.address.display().to_string())
         .collect();
-    let notice = notice.map(|n| match n {
-        Notice::Replied => l.replied,
-        Notice::Done => l.done_notice,
-        Notice::Later => l.later_notice,
-        Notice::Reopened => l.reopened_notice,
-        Notice::Unchanged => l.unchanged_notice,
+    let max_reply = channels::max_reply_bytes(t.channel);
+    let notice = view.notice.map(|n| match n {
+        Notice::Replied => l.replied.to_string(),
+        Notice::Done => l.done_notice.to_string(),
+        Notice::Later => l.later_notice.to_string(),
+        Notice::Reopened => l.reopened_notice.to_string(),
+        Notice::Unchanged => l.unchanged_notice.to_string(),
+        Notice::Empty => l.empty_notice.to_string(),
+        Notice::TooLong => l.too_long_notice.replace("{max}", &max_reply.to_string()),
+        Notice::WindowClosed => l.window_notice.to_string(),
     });
+    let problem = matches!(
+        view.notice,
+        Some(Notice::Empty | Notice::TooLong | Notice::WindowClosed | Notice::Unchanged)
+    );
     environment()
         .get_template("thread.html")
         .and_then(|template| {
@@ -170,10 +188,13 @@ pub fn thread(
                 cannot_reply,
                 app_link => channels::reply_link(config, t),
                 choices => later_choices(config, now),
-                t => link_token,
-                form_token,
+                t => view.link_token,
+                form_token => view.form_token,
+                reply_id => Reply::new_id(),
+                draft => view.draft,
                 notice,
-                max_reply => super::reply::MAX_REPLY_CHARS,
+                problem,
+                max_reply,
             })
         })
         .expect("the thread page renders from plain data")
@@ -238,39 +259,26 @@ fn line(
     }
 }
 
-/// "Later": tomorrow morning, the next opening, next week; each a time
-/// still to come, in the business's zone.
+/// "Later": the usual moments still to come, in the business's words.
 fn later_choices(config: &Config, now: DateTime<Utc>) -> Vec<Choice> {
     let lang = config.business.language;
     let l = labels(lang);
     let tz = config.business.timezone;
-    let local = now.with_timezone(&tz);
-    let morning = |days: i64| {
-        let day = local.date_naive() + Duration::days(days);
-        tz.from_local_datetime(&day.and_hms_opt(9, 0, 0).expect("09:00 exists"))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-    };
-    let until_monday = 7 - i64::from(local.weekday().num_days_from_monday());
-    let candidates = [
-        (l.tomorrow, morning(1)),
-        (
-            l.next_opening,
-            config
-                .hours
-                .next_opening(now)
-                .map(|t| t.with_timezone(&Utc)),
-        ),
-        (l.next_week, morning(until_monday)),
-    ];
-    candidates
+    Later::ALL
         .into_iter()
-        .filter_map(|(label, at)| {
-            let at = at.filter(|at| *at > now)?;
+        .filter_map(|later| {
+            let at = later
+                .at(config, now)
+                .filter(|at| later::accepts(*at, now))?;
+            let label = match later {
+                Later::TomorrowMorning => l.tomorrow,
+                Later::NextOpening => l.next_opening,
+                Later::NextWeek => l.next_week,
+            };
             Some(Choice {
                 label: format!(
                     "{label} ({})",
-                    spell_moment(lang, at.with_timezone(&tz), local)
+                    spell_moment(lang, at.with_timezone(&tz), now.with_timezone(&tz))
                 ),
                 value: at.to_rfc3339(),
             })
@@ -281,11 +289,15 @@ fn later_choices(config: &Config, now: DateTime<Utc>) -> Vec<Choice> {
 /// The page a refused link or a missing thread gets.
 pub fn refused(config: &Config, why: Refusal) -> String {
     let l = labels(config.business.language);
+    let days = LINK_LIFETIME.num_days();
     let (title, text) = match why {
-        Refusal::Invalid => (l.invalid_title, l.invalid_text),
-        Refusal::Expired => (l.expired_title, l.expired_text),
-        Refusal::Gone => (l.gone_title, l.gone_text),
-        Refusal::Form => (l.form_title, l.form_text),
+        Refusal::Invalid => (l.invalid_title, l.invalid_text.to_string()),
+        Refusal::Expired => (
+            l.expired_title,
+            l.expired_text.replace("{days}", &days.to_string()),
+        ),
+        Refusal::Gone => (l.gone_title, l.gone_text.to_string()),
+        Refusal::Form => (l.form_title, l.form_text.to_string()),
     };
     environment()
         .get_template("refused.html")
@@ -337,6 +349,7 @@ struct Labels {
     no_address: &'static str,
     window_closed: &'static str,
     open_app: &'static str,
+    copy_draft: &'static str,
     done: &'static str,
     later: &'static str,
     later_label: &'static str,
@@ -349,6 +362,9 @@ struct Labels {
     later_notice: &'static str,
     reopened_notice: &'static str,
     unchanged_notice: &'static str,
+    empty_notice: &'static str,
+    too_long_notice: &'static str,
+    window_notice: &'static str,
     invalid_title: &'static str,
     invalid_text: &'static str,
     expired_title: &'static str,
@@ -390,8 +406,9 @@ const FR: Labels = Labels {
     send: "Envoyer",
     not_enabled: "Ce canal n'est plus activé : la réponse ne peut pas partir d'ici.",
     no_address: "Ce client n'a pas d'adresse à laquelle ce canal peut écrire.",
-    window_closed: "Le canal ne permet plus d'écrire à ce client : son dernier message date de plus de 24 heures",
+    window_closed: "Le canal ne permet plus d'écrire à ce client : son dernier message date de plus de",
     open_app: "Répondre depuis l'application",
+    copy_draft: "Votre texte, à copier dans l'application",
     done: "Terminé",
     later: "Plus tard",
     later_label: "Remettre à",
@@ -404,10 +421,13 @@ const FR: Labels = Labels {
     later_notice: "Conversation remise à plus tard : elle reviendra dans le résumé à l'heure choisie.",
     reopened_notice: "Conversation rouverte : elle sera dans le prochain résumé.",
     unchanged_notice: "Rien n'a changé : la conversation avait changé entre-temps.",
+    empty_notice: "La réponse est vide : rien n'est parti.",
+    too_long_notice: "La réponse est trop longue pour ce canal : rien n'est parti. Raccourcissez-la : {max} octets au plus.",
+    window_notice: "Le canal ne permet plus d'écrire à ce client : rien n'est parti.",
     invalid_title: "Lien non valable",
     invalid_text: "Ce lien n'ouvre pas cette conversation. Utilisez le lien du dernier résumé reçu.",
     expired_title: "Lien expiré",
-    expired_text: "Ce lien a plus de 14 jours. Le prochain résumé en contient un nouveau.",
+    expired_text: "Ce lien a plus de {days} jours. Le prochain résumé en contient un nouveau.",
     gone_title: "Conversation introuvable",
     gone_text: "Cette conversation n'existe plus (le client a peut-être été effacé).",
     form_title: "Action refusée",
@@ -438,8 +458,9 @@ const EN: Labels = Labels {
     send: "Send",
     not_enabled: "This channel is no longer enabled: the answer cannot go from here.",
     no_address: "This customer has no address this channel can write to.",
-    window_closed: "The channel no longer lets you write to this customer: their last message is more than 24 hours old",
+    window_closed: "The channel no longer lets you write to this customer: their last message is older than",
     open_app: "Answer from the app",
+    copy_draft: "Your text, to copy into the app",
     done: "Done",
     later: "Later",
     later_label: "Put off until",
@@ -452,10 +473,13 @@ const EN: Labels = Labels {
     later_notice: "Conversation put off: it comes back in the digest at the time chosen.",
     reopened_notice: "Conversation reopened: it will be in the next digest.",
     unchanged_notice: "Nothing changed: the conversation had changed meanwhile.",
+    empty_notice: "The answer is empty: nothing was sent.",
+    too_long_notice: "The answer is too long for this channel: nothing was sent. Shorten it to {max} bytes at most.",
+    window_notice: "The channel no longer lets you write to this customer: nothing was sent.",
     invalid_title: "Link not valid",
     invalid_text: "This link does not open this conversation. Use the link of the latest digest.",
     expired_title: "Link expired",
-    expired_text: "This link is more than 14 days old. The next digest has a new one.",
+    expired_text: "This link is more than {days} days old. The next digest has a new one.",
     gone_title: "Conversation not found",
     gone_text: "This conversation no longer exists (the customer may have been forgotten).",
     form_title: "Action refused",

@@ -12,10 +12,6 @@ use crate::domain::{Acknowledgement, Author, Message, MessageId, ProviderMessage
 use crate::ports::{Appended, ThreadWithMessages};
 use crate::process::{ProcessError, Processor};
 
-/// The longest reply the page takes: far more than anyone types on a
-/// phone, and within every channel's limit but Telegram's (4,096).
-pub const MAX_REPLY_CHARS: usize = 4_000;
-
 /// What the owner wrote, on its way to the customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
@@ -27,16 +23,36 @@ pub struct Reply {
     pub written_at: DateTime<Utc>,
 }
 
+/// A reply id that is not one `Reply::new_id` made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a reply id (32 hexadecimal digits)")]
+pub struct NotAReplyId;
+
 impl Reply {
-    pub fn new(thread_id: ThreadId, channel: Channel, text: &str, now: DateTime<Utc>) -> Reply {
-        let id = format!("reply.{}", uuid::Uuid::new_v4().simple());
-        Reply {
+    /// A reply's own id, made when the owner opens the form (a hidden
+    /// field): a form sent twice, by a double tap or a reload, is one reply.
+    pub fn new_id() -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
+
+    pub fn new(
+        thread_id: ThreadId,
+        channel: Channel,
+        id: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Reply, NotAReplyId> {
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(NotAReplyId);
+        }
+        let id = format!("reply.{}", id.to_ascii_lowercase());
+        Ok(Reply {
             thread_id,
             channel,
             id: ProviderMessageId::parse(&id).expect("not empty"),
             text: text.trim().to_string(),
             written_at: now,
-        }
+        })
     }
 }
 

@@ -12,13 +12,15 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::channels;
 use crate::config::{Config, Owner};
-use crate::domain::{ThreadChange, ThreadId};
-use crate::owner::page::{self, Notice, Refusal};
-use crate::owner::reply::{window_closed, Reply, MAX_REPLY_CHARS};
+use crate::domain::{ThreadChange, ThreadId, ThreadStatus};
+use crate::owner::later;
+use crate::owner::page::{self, Notice, Refusal, View};
+use crate::owner::reply::{window_closed, Reply};
 use crate::owner::{page_path, LinkRefused};
 use crate::ports::{Clock, Job, Queue, Store, ThreadWithMessages};
 
@@ -39,9 +41,6 @@ pub fn served() -> Vec<(&'static str, String)> {
     );
     routes
 }
-
-/// The longest "later" a form may ask: a season.
-const LONGEST_SNOOZE: Duration = Duration::days(92);
 
 struct Desk {
     config: Arc<Config>,
@@ -89,6 +88,7 @@ struct Posted {
     #[serde(default)]
     form_token: String,
     text: Option<String>,
+    reply_id: Option<String>,
     until: Option<String>,
 }
 
@@ -132,11 +132,8 @@ impl Desk {
     /// As `open`, for a form: its form token must go with the link's.
     async fn open_form(&self, id: &str, form: &Posted) -> Result<ThreadWithMessages, Response> {
         let found = self.open(id, &form.t).await?;
-        if !self
-            .owner()
-            .links
-            .check_form(&found.thread.id, &form.t, &form.form_token)
-        {
+        let links = &self.owner().links;
+        if !links.check_form(&found.thread.id, &form.t, &form.form_token) {
             return Err(self.refuse(StatusCode::FORBIDDEN, Refusal::Form));
         }
         Ok(found)
@@ -153,27 +150,39 @@ impl Desk {
         (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
     }
 
+    /// The page again, as `status`, saying what went wrong and giving the
+    /// owner's unsent words back.
+    fn again(
+        &self,
+        found: &ThreadWithMessages,
+        form: &Posted,
+        status: StatusCode,
+        notice: Notice,
+    ) -> Response {
+        let view = View {
+            link_token: &form.t,
+            form_token: &form.form_token,
+            notice: Some(notice),
+            draft: form.text.as_deref().unwrap_or_default(),
+        };
+        let page = page::thread(&self.config, found, &view, self.clock.now());
+        (status, [(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
+    }
+
     async fn change(
         &self,
-        id: &str,
+        found: &ThreadWithMessages,
         form: &Posted,
         change: ThreadChange,
         notice: Notice,
     ) -> Response {
-        let found = match self.open_form(id, form).await {
-            Ok(found) => found,
-            Err(refused) => return refused,
-        };
-        match self
-            .store
-            .change_thread(&found.thread.id, change, self.clock.now())
-            .await
-        {
+        let at = self.clock.now();
+        match self.store.change_thread(&found.thread.id, change, at).await {
             Ok(true) => {
                 tracing::info!(thread = %found.thread.id, action = notice.as_str(), "owner changed a thread");
-                self.back(&found, &form.t, notice)
+                self.back(found, &form.t, notice)
             }
-            Ok(false) => self.back(&found, &form.t, Notice::Unchanged),
+            Ok(false) => self.back(found, &form.t, Notice::Unchanged),
             Err(e) => {
                 tracing::error!(error = %e, "owner's action: store unavailable");
                 unavailable()
@@ -186,10 +195,6 @@ fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment\n").into_response()
 }
 
-fn bad_request(what: &str) -> Response {
-    (StatusCode::BAD_REQUEST, format!("{what}\n")).into_response()
-}
-
 async fn show(
     State(desk): State<Arc<Desk>>,
     Path(id): Path<String>,
@@ -200,15 +205,13 @@ async fn show(
         Err(refused) => return refused,
     };
     let form_token = desk.owner().links.form_token(&found.thread.id, &opened.t);
-    let notice = opened.done.as_deref().and_then(Notice::parse);
-    let page = page::thread(
-        &desk.config,
-        &found,
-        &opened.t,
-        &form_token,
-        desk.clock.now(),
-        notice,
-    );
+    let view = View {
+        link_token: &opened.t,
+        form_token: &form_token,
+        notice: opened.done.as_deref().and_then(Notice::parse),
+        draft: "",
+    };
+    let page = page::thread(&desk.config, &found, &view, desk.clock.now());
     (
         [
             (header::CACHE_CONTROL, "no-store"),
@@ -228,21 +231,26 @@ async fn reply(
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let text = form.text.as_deref().unwrap_or_default().trim();
-    if text.is_empty() {
-        return bad_request("text: the answer is empty");
-    }
-    if text.chars().count() > MAX_REPLY_CHARS {
-        return bad_request(&format!("text: longer than {MAX_REPLY_CHARS} characters"));
-    }
     let now = desk.clock.now();
-    if found.thread.status == crate::domain::ThreadStatus::Closed
-        || window_closed(&found, now).is_some()
-    {
-        // The page offered no form for it: it changed since it was shown.
+    if found.thread.status == ThreadStatus::Closed {
+        // The page offered no form for it: it was closed since.
         return desk.back(&found, &form.t, Notice::Unchanged);
     }
-    let reply = Reply::new(found.thread.id.clone(), found.thread.channel, text, now);
+    let text = form.text.as_deref().unwrap_or_default().trim();
+    if text.is_empty() {
+        return desk.again(&found, &form, StatusCode::BAD_REQUEST, Notice::Empty);
+    }
+    if text.len() > channels::max_reply_bytes(found.thread.channel) {
+        return desk.again(&found, &form, StatusCode::BAD_REQUEST, Notice::TooLong);
+    }
+    if window_closed(&found, now).is_some() {
+        return desk.again(&found, &form, StatusCode::CONFLICT, Notice::WindowClosed);
+    }
+    let reply_id = form.reply_id.as_deref().unwrap_or_default();
+    let thread = found.thread.id.clone();
+    let Ok(reply) = Reply::new(thread, found.thread.channel, reply_id, text, now) else {
+        return desk.refuse(StatusCode::FORBIDDEN, Refusal::Form);
+    };
     if let Err(e) = desk.queue.enqueue(&[Job::Reply(reply)]).await {
         tracing::error!(error = %e, "owner's reply: queue unavailable");
         return unavailable();
@@ -256,8 +264,13 @@ async fn done(
     Path(id): Path<String>,
     Form(form): Form<Posted>,
 ) -> Response {
-    desk.change(&id, &form, ThreadChange::Close, Notice::Done)
-        .await
+    match desk.open_form(&id, &form).await {
+        Ok(found) => {
+            desk.change(&found, &form, ThreadChange::Close, Notice::Done)
+                .await
+        }
+        Err(refused) => refused,
+    }
 }
 
 async fn reopen(
@@ -265,8 +278,13 @@ async fn reopen(
     Path(id): Path<String>,
     Form(form): Form<Posted>,
 ) -> Response {
-    desk.change(&id, &form, ThreadChange::Reopen, Notice::Reopened)
-        .await
+    match desk.open_form(&id, &form).await {
+        Ok(found) => {
+            desk.change(&found, &form, ThreadChange::Reopen, Notice::Reopened)
+                .await
+        }
+        Err(refused) => refused,
+    }
 }
 
 async fn later(
@@ -274,16 +292,23 @@ async fn later(
     Path(id): Path<String>,
     Form(form): Form<Posted>,
 ) -> Response {
+    let found = match desk.open_form(&id, &form).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
     let now = desk.clock.now();
     let until = form
         .until
         .as_deref()
         .and_then(|u| DateTime::parse_from_rfc3339(u).ok())
         .map(|u| u.with_timezone(&Utc))
-        .filter(|u| *u > now && *u <= now + LONGEST_SNOOZE);
-    let Some(until) = until else {
-        return bad_request("until: not a time to come within three months");
-    };
-    desk.change(&id, &form, ThreadChange::Snooze { until }, Notice::Later)
-        .await
+        .filter(|u| later::accepts(*u, now));
+    match until {
+        Some(until) => {
+            let change = ThreadChange::Snooze { until };
+            desk.change(&found, &form, change, Notice::Later).await
+        }
+        // The page offers only times to come: one that has passed since.
+        None => desk.back(&found, &form.t, Notice::Unchanged),
+    }
 }

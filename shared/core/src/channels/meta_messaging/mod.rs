@@ -37,6 +37,8 @@ pub trait Platform: Send + Sync + 'static {
     const LABEL: &'static str;
     /// A customer's id on the platform, for the demo and the tests.
     const DEMO_SENDER: &'static str;
+    /// The Send API's longest text, in bytes.
+    const MAX_REPLY_BYTES: usize;
     /// What `--from` must be, said to whoever gets it wrong.
     const SENDER: &'static str;
     /// The section's keys for the account id and the access token, and
@@ -102,6 +104,7 @@ impl<P: Platform> ChannelModule for Messaging<P> {
 
     const WEBHOOK: (&'static str, &'static str) = ("GET/POST", P::PATH);
     const DEMO_SENDER: &'static str = P::DEMO_SENDER;
+    const MAX_REPLY_BYTES: usize = P::MAX_REPLY_BYTES;
     const REPLY_WINDOW: Option<std::time::Duration> = Some(meta_webhook::REPLY_WINDOW);
 
     fn settings(raw: P::Raw, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {

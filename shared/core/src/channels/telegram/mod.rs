@@ -69,6 +69,8 @@ impl ChannelModule for Telegram {
     const WEBHOOK: (&'static str, &'static str) = ("POST", PATH);
     /// A Telegram user id, as the Bot API names a person.
     const DEMO_SENDER: &'static str = "700000077";
+    /// sendMessage's text: 4,096 characters.
+    const MAX_REPLY_BYTES: usize = 4_096;
 
     fn settings(raw: RawSettings, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {
         let secret = |name: &str, value: &str| {

@@ -67,6 +67,8 @@ impl ChannelModule for Whatsapp {
 
     const WEBHOOK: (&'static str, &'static str) = ("GET/POST", PATH);
     const DEMO_SENDER: &'static str = "+33 6 00 00 00 77";
+    /// A text message's body: 4,096 characters.
+    const MAX_REPLY_BYTES: usize = 4_096;
     const REPLY_WINDOW: Option<std::time::Duration> = Some(meta_webhook::REPLY_WINDOW);
 
     fn settings(raw: RawSettings, secrets: &dyn SecretSource) -> Result<Settings, ConfigError> {
