@@ -333,6 +333,8 @@ async fn main() -> Result<()> {
             binary: bin_dir.join("accueil-ingest"),
             env: vec![
                 ("ACCUEIL_QUEUE_URL", queue.clone()),
+                // The owner's pages read it; a webhook never does.
+                ("ACCUEIL_TABLE", table.clone()),
                 ("ACCUEIL_CONFIG", config.clone()),
             ],
             event: form_event,
