@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, Select, TransactWriteItem, Update, WriteRequest,
 };
@@ -40,6 +41,21 @@ const QUARANTINE_PART_BYTES: usize = 300 * 1024;
 pub struct DynamoStore {
     pub(super) client: Client,
     pub(super) table: String,
+}
+
+/// Sends a conditional update: false, with nothing changed, when its
+/// condition did not hold.
+pub(super) async fn updated_if(request: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
+    match request.send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 pub(super) fn unavailable(e: impl std::error::Error + 'static) -> StoreError {
@@ -322,16 +338,7 @@ impl DynamoStore {
         for (name, value) in values {
             request = request.expression_attribute_values(name, s(value));
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        updated_if(request).await
     }
 
     /// Deletes keys in batches of 25, retrying what DynamoDB leaves unprocessed.

@@ -10,7 +10,8 @@ use accueil_core::ports::{Appended, StoreError};
 
 use super::item::{get_s, s, time, Item};
 use super::store::{
-    condition_failed_at, contact_pk, message_puts, status_key, thread_pk, unavailable, DynamoStore,
+    condition_failed_at, contact_pk, message_puts, status_key, thread_pk, unavailable, updated_if,
+    DynamoStore,
 };
 
 impl DynamoStore {
@@ -169,17 +170,8 @@ impl DynamoStore {
                 update.update_expression("SET #status = :open, gsi1pk = :gsi REMOVE snoozed_until")
             }
         };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            // Changed meanwhile (closed, reopened by the owner): left as it is.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        // Changed meanwhile (closed, reopened by the owner): left as it is.
+        updated_if(update).await.map(|_| ())
     }
 
     /// The owner's reply was sent: the thread is answered, unless it was
@@ -200,15 +192,6 @@ impl DynamoStore {
             .expression_attribute_values(":open", s("open"))
             .expression_attribute_values(":snoozed", s("snoozed"))
             .expression_attribute_values(":written", s(written));
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        updated_if(update).await.map(|_| ())
     }
 }
