@@ -70,7 +70,7 @@ const FR: Labels = Labels {
     open_app: "Ouvrir l'application",
     colon: " :",
     close_hint: "Une fois la conversation terminée : accueil close <référence>.",
-    page_hint: "Chaque bouton « Répondre » ouvre la conversation : y répondre, la terminer ou la remettre à plus tard. Le lien vaut {days} jours ; ne le transférez pas.",
+    page_hint: "Chaque lien « Répondre » ouvre la conversation : y répondre, la terminer ou la remettre à plus tard. Le lien vaut {days} jours ; ne le transférez pas.",
     attention: "À voir d'abord",
     unacknowledged: "Accusé de réception non délivré",
 };
@@ -82,7 +82,7 @@ const EN: Labels = Labels {
     open_app: "Open the app",
     colon: ":",
     close_hint: "Once a conversation is done: accueil close <reference>.",
-    page_hint: "Each Answer button opens the conversation: answer it, mark it done or put it off. The link works for {days} days; do not forward it.",
+    page_hint: "Each Answer link opens the conversation: answer it, mark it done or put it off. The link works for {days} days; do not forward it.",
     attention: "Needs attention first",
     unacknowledged: "Acknowledgement not delivered",
 };
