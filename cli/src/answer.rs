@@ -4,9 +4,8 @@
 use anyhow::{bail, Result};
 use chrono::Utc;
 
-use accueil_core::channels;
-use accueil_core::domain::{ThreadChange, ThreadStatus};
-use accueil_core::owner::reply::window_closed;
+use accueil_core::domain::ThreadChange;
+use accueil_core::owner::reply::{check, Unsendable};
 use accueil_core::owner::{later, Reply};
 
 use crate::backend::Backend;
@@ -16,31 +15,19 @@ use crate::Place;
 pub async fn reply(place: &Place, id: &str, text: &str) -> Result<()> {
     let data = Backend::open(place).await?;
     let found = find(&data, id).await?;
-    let text = text.trim();
-    if text.is_empty() {
-        bail!("--text is empty");
-    }
-    let longest = channels::max_reply_bytes(found.thread.channel);
-    if text.len() > longest {
-        bail!(
-            "--text is longer than {} takes ({longest} bytes of UTF-8)",
-            found.thread.channel
-        );
-    }
     let now = Utc::now();
-    if found.thread.status == ThreadStatus::Closed {
-        bail!(
-            "{} is closed: `accueil reopen {}` first",
-            found.thread.id,
-            found.thread.id
-        );
-    }
-    if let Some(closed) = window_closed(&found, now) {
-        bail!(
-            "{} no longer lets the business write to this customer (its window closed {}); answer from the app",
-            found.thread.channel,
-            closed.format("%Y-%m-%d %H:%M UTC")
-        );
+    let (id, channel) = (&found.thread.id, found.thread.channel);
+    match check(&found, text, now) {
+        Ok(()) => {}
+        Err(Unsendable::Closed) => bail!("{id} is closed: `accueil reopen {id}` first"),
+        Err(Unsendable::Empty) => bail!("--text is empty"),
+        Err(Unsendable::TooLong { longest }) => {
+            bail!("--text is longer than {channel} takes ({longest} bytes of UTF-8)")
+        }
+        Err(Unsendable::WindowClosed { at }) => bail!(
+            "{channel} no longer lets the business write to this customer (its window closed {}); answer from the app",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ),
     }
     let reply = Reply::new(
         found.thread.id.clone(),

@@ -388,7 +388,9 @@ impl Rig {
     pub async fn requeue_dead_letters(&self) -> usize {
         match &self.side {
             Side::Local(local) => local.bench.database.requeue_dead().await.unwrap(),
-            Side::Cloud(_) => 0,
+            Side::Cloud(_) => {
+                panic!("the local AWS API cannot move a dead-letter queue's messages")
+            }
         }
     }
 

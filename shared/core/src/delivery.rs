@@ -1,4 +1,5 @@
-//! Delivering the acknowledgement a stored message is owed: attempts that
+//! Delivering the acknowledgement a stored message is owed, or the owner's
+//! reply (`owner::reply`, stored as a message of its own): attempts that
 //! survive crashes and restarts, retried on the queue with a growing delay
 //! until one is delivered, refused, or no longer worth sending.
 //!
@@ -28,8 +29,8 @@ pub const LEASE: Duration = Duration::from_secs(60);
 /// The first retry waits about this long; each next one twice as long.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 
-/// An acknowledgement on its way, as a job: composed once, when its message
-/// was stored, and carried until delivered.
+/// An acknowledgement or a reply on its way, as a job: composed once, when
+/// its message was stored, and carried until delivered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub thread_id: ThreadId,

@@ -243,11 +243,6 @@ impl Digest {
         self.threads.is_empty() && self.quarantined == 0 && self.dead_letters == 0
     }
 
-    /// What the page of a thread in this digest is, for tests and previews.
-    pub fn page_links(&self) -> impl Iterator<Item = &str> {
-        self.threads.iter().filter_map(|t| t.page_link.as_deref())
-    }
-
     pub fn html(&self) -> String {
         self.render("digest.html")
     }

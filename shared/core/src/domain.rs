@@ -590,6 +590,20 @@ impl Author {
     pub fn is_customer(&self) -> bool {
         *self == Author::Customer
     }
+
+    /// As stored and shown: `customer`, `owner`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Author::Customer => "customer",
+            Author::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Author> {
+        [Author::Customer, Author::Owner]
+            .into_iter()
+            .find(|author| author.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

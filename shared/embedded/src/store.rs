@@ -217,7 +217,7 @@ fn insert_message(
             ack.and_then(|a| a.receipt.as_deref()),
             attempts,
             first_attempt.map(time),
-            author_text(m.author),
+            m.author.as_str(),
         ],
     )?;
     Ok(inserted == 1)
@@ -260,13 +260,6 @@ fn change_status(
             Ok(false)
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-fn author_text(author: Author) -> &'static str {
-    match author {
-        Author::Customer => "customer",
-        Author::Owner => "owner",
     }
 }
 
@@ -583,7 +576,7 @@ impl Store for Database {
                     AckState::Pending | AckState::Skipped => None,
                 };
                 match (counter, settled) {
-                    (Some(counter), Some((author, _))) if author == "customer" => {
+                    (Some(counter), Some((author, _))) if author == Author::Customer.as_str() => {
                         tx.execute_cached(
                             &format!("UPDATE threads SET {counter} = {counter} + 1 WHERE id = ?1"),
                             [&thread],
@@ -679,11 +672,7 @@ impl Store for Database {
                         channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel"))?,
                         provider_id: ProviderMessageId::parse(&provider_id)
                             .map_err(|_| corrupt("provider id"))?,
-                        author: match author.as_str() {
-                            "customer" => Author::Customer,
-                            "owner" => Author::Owner,
-                            _ => return Err(corrupt("author")),
-                        },
+                        author: Author::parse(&author).ok_or_else(|| corrupt("author"))?,
                         sent_at: parse_time(&sent_at)?,
                         received_at: parse_time(&received_at)?,
                         text,

@@ -528,7 +528,7 @@ pub(super) fn message_puts(
         // Settling a reply counts nothing on the thread, and marks it
         // answered unless the customer wrote after it was written.
         provider.insert("written_at".into(), s(time(m.sent_at)));
-        stored.insert("author".into(), s("owner"));
+        stored.insert("author".into(), s(m.author.as_str()));
     }
     if let Some(ack) = &m.acknowledgement {
         stored.extend(
@@ -822,10 +822,12 @@ impl Store for DynamoStore {
                     .ok_or_else(|| StoreError::Corrupt("channel".into()))?,
                 provider_id: ProviderMessageId::parse(get_s(&m, "provider_id")?)
                     .map_err(|_| StoreError::Corrupt("provider id".into()))?,
+                // Customers' messages carry none.
                 author: match get_opt_s(&m, "author") {
-                    None | Some("customer") => Author::Customer,
-                    Some("owner") => Author::Owner,
-                    Some(_) => return Err(StoreError::Corrupt("author".into())),
+                    None => Author::Customer,
+                    Some(author) => {
+                        Author::parse(author).ok_or_else(|| StoreError::Corrupt("author".into()))?
+                    }
                 },
                 // Stored before the two times were kept: the one it has is the sender's.
                 sent_at: match get_opt_time(&m, "sent_at")? {

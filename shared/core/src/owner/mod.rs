@@ -15,7 +15,7 @@ use crate::domain::ThreadId;
 
 pub use link::{LinkKey, LinkRefused, LINK_LIFETIME};
 pub use reply::Reply;
-pub use routes::{routes, served, ACTIONS, PAGE};
+pub use routes::{routes, served, PAGE};
 
 /// Where links point when `[owner] public_url` is unset and no server said
 /// where it listens (`accueil digest` run alone): `serve`'s default.

@@ -40,7 +40,6 @@ impl Notice {
             "later" => Notice::Later,
             "reopen" => Notice::Reopened,
             "unchanged" => Notice::Unchanged,
-            "window" => Notice::WindowClosed,
             _ => return None,
         })
     }

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::channels::{self, Channel};
 use crate::delivery::{self, Delivered, Delivery};
-use crate::domain::{Acknowledgement, Author, Message, MessageId, ProviderMessageId, ThreadId};
+use crate::domain::{
+    Acknowledgement, Author, Message, MessageId, ProviderMessageId, ThreadId, ThreadStatus,
+};
 use crate::ports::{Appended, ThreadWithMessages};
 use crate::process::{ProcessError, Processor};
 
@@ -75,9 +77,48 @@ pub fn window_closed(thread: &ThreadWithMessages, now: DateTime<Utc>) -> Option<
     (now >= closes).then_some(closes)
 }
 
+/// Why the owner's reply cannot go to the customer now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsendable {
+    /// The thread is done: reopen it first.
+    Closed,
+    Empty,
+    /// Longer than the channel's API takes, in bytes.
+    TooLong {
+        longest: usize,
+    },
+    /// The provider's reply window closed then.
+    WindowClosed {
+        at: DateTime<Utc>,
+    },
+}
+
+/// Whether `text` (as typed) can go on the thread's channel at `now`: what
+/// the page's form and `accueil reply` both check before queueing it.
+pub fn check(
+    thread: &ThreadWithMessages,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Unsendable> {
+    let longest = channels::max_reply_bytes(thread.thread.channel);
+    let text = text.trim();
+    if thread.thread.status == ThreadStatus::Closed {
+        Err(Unsendable::Closed)
+    } else if text.is_empty() {
+        Err(Unsendable::Empty)
+    } else if text.len() > longest {
+        Err(Unsendable::TooLong { longest })
+    } else if let Some(at) = window_closed(thread, now) {
+        Err(Unsendable::WindowClosed { at })
+    } else {
+        Ok(())
+    }
+}
+
 impl Processor {
-    /// Stores the owner's reply in its thread (which becomes answered) and
-    /// makes the first attempt at delivering it.
+    /// Stores the owner's reply in its thread and makes the first attempt
+    /// at delivering it; the thread is answered once it is sent
+    /// (`Store::settle_acknowledgement`).
     #[tracing::instrument(skip_all, fields(channel = %reply.channel))]
     pub(crate) async fn reply(&self, reply: &Reply) -> Result<Option<Delivered>, ProcessError> {
         let Some(thread) = self.store.thread(&reply.thread_id).await? else {

@@ -15,12 +15,11 @@ use axum::{Form, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::channels;
 use crate::config::{Config, Owner};
-use crate::domain::{ThreadChange, ThreadId, ThreadStatus};
+use crate::domain::{ThreadChange, ThreadId};
 use crate::owner::later;
 use crate::owner::page::{self, Notice, Refusal, View};
-use crate::owner::reply::{window_closed, Reply};
+use crate::owner::reply::{check, Reply, Unsendable};
 use crate::owner::{page_path, LinkRefused};
 use crate::ports::{Clock, Job, Queue, Store, ThreadWithMessages};
 
@@ -232,19 +231,17 @@ async fn reply(
         Err(refused) => return refused,
     };
     let now = desk.clock.now();
-    if found.thread.status == ThreadStatus::Closed {
+    let text = form.text.as_deref().unwrap_or_default();
+    let again = |status, notice| desk.again(&found, &form, status, notice);
+    match check(&found, text, now) {
+        Ok(()) => {}
         // The page offered no form for it: it was closed since.
-        return desk.back(&found, &form.t, Notice::Unchanged);
-    }
-    let text = form.text.as_deref().unwrap_or_default().trim();
-    if text.is_empty() {
-        return desk.again(&found, &form, StatusCode::BAD_REQUEST, Notice::Empty);
-    }
-    if text.len() > channels::max_reply_bytes(found.thread.channel) {
-        return desk.again(&found, &form, StatusCode::BAD_REQUEST, Notice::TooLong);
-    }
-    if window_closed(&found, now).is_some() {
-        return desk.again(&found, &form, StatusCode::CONFLICT, Notice::WindowClosed);
+        Err(Unsendable::Closed) => return desk.back(&found, &form.t, Notice::Unchanged),
+        Err(Unsendable::Empty) => return again(StatusCode::BAD_REQUEST, Notice::Empty),
+        Err(Unsendable::TooLong { .. }) => return again(StatusCode::BAD_REQUEST, Notice::TooLong),
+        Err(Unsendable::WindowClosed { .. }) => {
+            return again(StatusCode::CONFLICT, Notice::WindowClosed)
+        }
     }
     let reply_id = form.reply_id.as_deref().unwrap_or_default();
     let thread = found.thread.id.clone();
